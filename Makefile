@@ -1,0 +1,50 @@
+# Two commands matter for a new user: `make serve` and `make test`. Each creates .venv and
+# installs what it needs first; the other targets are for developers.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 0.0.0.0
+PORT ?= 8000
+
+.PHONY: venv serve test data train eval lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+serve: $(STAMP)
+	$(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+data: $(STAMP)
+	$(PY) -m training.data
+
+test: $(STAMP) data
+	$(PY) -m pytest
+
+train: $(STAMP) data
+	$(PY) -m training.digit
+	$(PY) -m training.fashion
+	$(PY) -m training.house
+	$(PY) -m training.poem
+
+eval: $(STAMP) data
+	$(PY) -m training.evaluate
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: $(STAMP)
+	$(PY) -m bench.inference
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
