@@ -27,10 +27,14 @@ def verify_house_csvs(train_path: Path, test_path: Path, *, exact_rows: bool) ->
     train = pd.read_csv(train_path)
     test = pd.read_csv(test_path)
     if train.columns[0] != "Id" or train.columns[-1] != TARGET or train.shape[1] != 81:
-        raise CsvFormatError(f"{train_path}: expected 81 columns from Id to SalePrice, got {train.shape[1]}")
+        raise CsvFormatError(
+            f"{train_path}: expected 81 columns from Id to SalePrice, got {train.shape[1]} "
+            f"from {train.columns[0]} to {train.columns[-1]}"
+        )
     if test.columns.tolist() != train.columns[:-1].tolist():
         raise CsvFormatError(f"{test_path}: columns differ from train.csv's (minus SalePrice)")
-    if (train[TARGET] <= 0).any() or train[TARGET].isna().any():
+    price = pd.to_numeric(train[TARGET], errors="coerce")  # text becomes NaN instead of a TypeError below
+    if price.isna().any() or (price <= 0).any():
         raise CsvFormatError(f"{train_path}: SalePrice must be present and positive in every row")
     if exact_rows and (len(train), len(test)) != (TRAIN_ROWS, TEST_ROWS):
         raise CsvFormatError(f"expected {TRAIN_ROWS}/{TEST_ROWS} rows, found {len(train)}/{len(test)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ def parse_idx(data: bytes, *, name: str = "<bytes>") -> np.ndarray:
     if data[:2] == GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise IdxFormatError(f"{name}: corrupt gzip stream ({exc})") from exc
     if len(data) < 4:
         raise IdxFormatError(f"{name}: {len(data)} bytes is too short for an IDX header")

