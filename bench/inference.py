@@ -1,0 +1,77 @@
+"""`make bench`: raw TorchScript inference latency of the committed models on this machine.
+
+Measures what a request costs the model itself, before any HTTP: per-call latency at batch 1
+and batch 64 for the classifiers and the house regressor, and the time to sample a 4×7 poem
+(32 characters, one step each). Prints a Markdown table; the numbers in the README come from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import torch
+
+
+def _time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(p50, p99) wall time in milliseconds over `repeat` calls, after warm-up calls."""
+    for _ in range(3):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(0.99 * len(samples)))]
+
+
+def _poem_generator(model: torch.jit.ScriptModule, vocab: dict) -> Callable[[], str]:
+    generator = torch.Generator().manual_seed(0)
+    tokens = vocab["tokens"]
+
+    def generate() -> str:
+        ids = [vocab["specials"]["<bos>"], tokens.index("春")]
+        logits, hidden = model(torch.tensor([ids]), model.initial_hidden(1))
+        for _ in range(31):
+            nxt = int(torch.multinomial(torch.softmax(logits[0, -1] / 0.8, -1), 1, generator=generator))
+            ids.append(nxt)
+            logits, hidden = model(torch.tensor([[nxt]]), hidden)
+        return "".join(tokens[i] for i in ids[1:])
+
+    return generate
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}\n")
+    print("| model | call | p50 ms | p99 ms |\n|---|---|---|---|")
+    with torch.inference_mode():
+        for name in ("digit", "fashion", "house", "poem"):
+            model = torch.jit.load(str(args.models_dir / name / "model.pt"), map_location="cpu").eval()
+            meta = json.loads((args.models_dir / name / "meta.json").read_text(encoding="utf-8"))
+            if name == "poem":
+                vocab = json.loads((args.models_dir / name / "vocab.json").read_text(encoding="utf-8"))
+                calls = {"4×7 poem (32 sampled steps)": _poem_generator(model, vocab)}
+            else:
+                shape = meta["input"]["shape"][1:]
+                calls = {f"batch {n}": partial(model, torch.rand(n, *shape) * 255) for n in (1, 64)}
+            for label, fn in calls.items():
+                p50, p99 = _time(fn, args.repeat if name != "poem" else max(20, args.repeat // 10))
+                print(f"| {name} | {label} | {p50:.2f} | {p99:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
