@@ -83,8 +83,9 @@ def _poem(model: torch.jit.ScriptModule, meta: dict, folder: Path, data_dir: Pat
     ours = math.exp(poem_cross_entropy(model, load_poems(data_dir).val, vocab, torch.device("cpu")))
     course = meta["baseline"]["metrics"]["val_perplexity"]
     bound = course * (1 - POEM_MIN_IMPROVEMENT)
-    return Row("poem", "validation perplexity", ours, course, f"<= {bound:.1f} (course -10 %)", ours <= bound,
-               _trained(meta))  # fmt: skip
+    return Row(
+        "poem", "validation perplexity", ours, course, f"<= {bound:.1f} (course -10 %)", ours <= bound, _trained(meta)
+    )
 
 
 def _trained(meta: dict) -> str:

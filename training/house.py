@@ -57,11 +57,23 @@ class HouseConfig:
 
 
 CONFIGS = {
-    "course": HouseConfig("course", False, False, False, hidden=128, dropout=0.2, lr=0.1, weight_decay=0.0,
-                          epochs=200, batch_size=64),
-    "default": HouseConfig("blend", True, True, True, hidden=256, dropout=0.2, lr=1e-3, weight_decay=1e-3,
-                           epochs=150, batch_size=64, blend=0.5),
-}  # fmt: skip
+    "course": HouseConfig(
+        "course", False, False, False, hidden=128, dropout=0.2, lr=0.1, weight_decay=0.0, epochs=200, batch_size=64
+    ),
+    "default": HouseConfig(
+        "blend",
+        True,
+        True,
+        True,
+        hidden=256,
+        dropout=0.2,
+        lr=1e-3,
+        weight_decay=1e-3,
+        epochs=150,
+        batch_size=64,
+        blend=0.5,
+    ),
+}
 
 
 class CourseHouseNet(nn.Module):

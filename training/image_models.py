@@ -31,13 +31,19 @@ class LeNet(nn.Module):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2),
-            nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(2),
+            nn.Conv2d(1, 6, kernel_size=5, padding=2),
+            nn.Sigmoid(),
+            nn.AvgPool2d(2),
+            nn.Conv2d(6, 16, kernel_size=5),
+            nn.Sigmoid(),
+            nn.AvgPool2d(2),
             nn.Flatten(),
-            nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
-            nn.Linear(120, 84), nn.Sigmoid(),
+            nn.Linear(16 * 5 * 5, 120),
+            nn.Sigmoid(),
+            nn.Linear(120, 84),
+            nn.Sigmoid(),
             nn.Linear(84, num_classes),
-        )  # fmt: skip
+        )
         for module in self.net:
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.xavier_uniform_(module.weight)
@@ -63,15 +69,23 @@ class ConvNet(nn.Module):
         self.register_buffer("mean", torch.tensor(mean * 255.0))
         self.register_buffer("std", torch.tensor(std * 255.0))
         self.features = nn.Sequential(
-            *_conv_bn_relu(1, c1), *_conv_bn_relu(c1, c1), nn.MaxPool2d(2), nn.Dropout2d(dropout / 3),
-            *_conv_bn_relu(c1, c2), *_conv_bn_relu(c2, c2), nn.MaxPool2d(2), nn.Dropout2d(dropout / 3),
-        )  # fmt: skip
+            *_conv_bn_relu(1, c1),
+            *_conv_bn_relu(c1, c1),
+            nn.MaxPool2d(2),
+            nn.Dropout2d(dropout / 3),
+            *_conv_bn_relu(c1, c2),
+            *_conv_bn_relu(c2, c2),
+            nn.MaxPool2d(2),
+            nn.Dropout2d(dropout / 3),
+        )
         self.head = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(c2 * 7 * 7, fc, bias=False), nn.BatchNorm1d(fc), nn.ReLU(inplace=True),
+            nn.Linear(c2 * 7 * 7, fc, bias=False),
+            nn.BatchNorm1d(fc),
+            nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(fc, 10),
-        )  # fmt: skip
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features((x - self.mean) / self.std))

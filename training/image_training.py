@@ -205,8 +205,11 @@ def run_classifier_cli(
 
     # `model`/`history` are the chosen configuration's: it is the one we export.
     out_dir.mkdir(parents=True, exist_ok=True)
-    history.plot(out_dir / "training_curves.png", f"{name} ({args.config})",
-                 [("loss", ["train_loss", "val_loss"]), ("accuracy", ["train_acc", "val_acc"])])  # fmt: skip
+    history.plot(
+        out_dir / "training_curves.png",
+        f"{name} ({args.config})",
+        [("loss", ["train_loss", "val_loss"]), ("accuracy", ["train_acc", "val_acc"])],
+    )
     export_torchscript(model, (x_test[:64].to(device),), out_dir / "model.pt")
     cfg = configs[args.config]
     ours = results[args.config]

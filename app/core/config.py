@@ -1,4 +1,8 @@
-"""The service's one settings object, read from environment variables (and `.env`)."""
+"""The service's one settings object, read from environment variables (and `.env`).
+
+Every setting is listed, with its default, in the README's Settings table (a test checks that).
+Values that could only hurt — a zero batch size, a negative limit — are refused at startup.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,33 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MiB = 1024 * 1024
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    # Models and hardware
     model_dir: Path = Field(Path("models"), description="Folder with one sub-folder per model (model.pt, meta.json).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run; auto = CUDA when available.")
+    torch_threads: int = Field(0, ge=0, description="Torch intra-op CPU threads; 0 keeps torch's default.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Logging level.")
+
+    # Micro-batching of classification and regression requests
+    batching: bool = Field(True, description="Gather concurrent requests into one forward pass (off: one each).")
+    max_batch_size: int = Field(64, ge=1, le=4096, description="Most items in one batched forward pass.")
+    max_wait_ms: float = Field(5.0, ge=0, le=1000, description="Longest a request waits for others to batch with.")
+    max_queue_size: int = Field(2048, ge=1, description="Items waiting per model before new ones get 503.")
+    retry_after_s: int = Field(1, ge=1, description="Retry-After seconds sent with a 503 for a full queue.")
+
+    # Input limits
+    max_body_bytes: int = Field(64 * MiB, ge=1024, description="Largest request body (a Kaggle test.csv is ~51 MB).")
+    max_image_bytes: int = Field(10 * MiB, ge=1024, description="Largest encoded image.")
+    max_image_pixels: int = Field(25_000_000, ge=784, description="Most pixels (width × height) in a decoded image.")
+    max_csv_rows: int = Field(30_000, ge=1, description="Most rows in an uploaded CSV.")
+    max_list_items: int = Field(256, ge=1, description="Most items in one JSON list request.")
+    max_theme_chars: int = Field(200, ge=1, description="Longest poem `theme` text.")
+    csv_chunk_rows: int = Field(1024, ge=1, description="Rows per forward pass when answering a CSV upload.")
 
 
 @lru_cache

@@ -32,8 +32,20 @@ def test_checkpoints_are_small_enough_to_commit():
 @pytest.mark.parametrize("name", NAMES)
 def test_meta_describes_the_model(name):
     meta = _meta(name)
-    for key in ("name", "version", "created", "architecture", "input", "output", "training", "metrics", "baseline",
-                "datasets", "torch_version", "sha256"):  # fmt: skip
+    for key in (
+        "name",
+        "version",
+        "created",
+        "architecture",
+        "input",
+        "output",
+        "training",
+        "metrics",
+        "baseline",
+        "datasets",
+        "torch_version",
+        "sha256",
+    ):
         assert key in meta, key
     assert meta["training"]["quick"] is False
     assert meta["config"] == "default"

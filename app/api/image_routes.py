@@ -1,0 +1,138 @@
+"""The endpoints shared by the two image classifiers (digit, fashion), built once per model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, TypeAdapter
+
+from app.api.deps import ServiceDep, SettingsDep
+from app.api.inputs import (
+    csv_upload_openapi,
+    decode_base64,
+    file_body_openapi,
+    media_type,
+    read_json,
+    read_upload,
+    validate,
+)
+from app.core.config import Settings
+from app.core.errors import ApiError
+from app.predictors.csv_input import parse_pixel_csv
+from app.predictors.image_input import ImageInputError, decode_image
+from app.schemas.images import ImageInput
+
+Normalize = Callable[..., np.ndarray]
+INPUTS = TypeAdapter(ImageInput | list[ImageInput])
+# Inlined (ImageInput has no nested models), since this body is described by hand, not by a parameter.
+INPUT_SCHEMA = {"anyOf": [ImageInput.model_json_schema(), {"type": "array", "items": ImageInput.model_json_schema()}]}
+
+
+def image_bytes_to_array(data: bytes, normalize: Normalize, settings: Settings, where: str = "") -> np.ndarray:
+    """Decode and normalize an encoded image; client problems become a 4xx naming the item."""
+    try:
+        image = decode_image(data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+        return normalize(image)
+    except ImageInputError as exc:
+        raise ApiError(
+            exc.status_code, "invalid_image" if exc.status_code == 422 else "too_large", f"{where}{exc}"
+        ) from exc
+
+
+def input_to_array(item: ImageInput, normalize: Normalize, settings: Settings, where: str = "") -> np.ndarray:
+    if item.pixels is not None:
+        return np.asarray(item.pixels, dtype=np.float32).reshape(28, 28)
+    assert item.image is not None  # the schema guarantees exactly one input
+    return image_bytes_to_array(
+        decode_base64(item.image, max_bytes=settings.max_image_bytes), normalize, settings, where
+    )
+
+
+def build_image_router(
+    *,
+    name: str,
+    noun: str,
+    normalize: Normalize,
+    answer: type[BaseModel],
+    examples: dict,
+) -> APIRouter:
+    router = APIRouter(prefix=f"/predict/{name}", tags=[name])
+
+    async def predict(request: Request, service: ServiceDep, settings: SettingsDep):
+        classifier = service.predictor(name)
+        kind = media_type(request)
+        if kind == "multipart/form-data":
+            data, _ = await read_upload(request, max_bytes=settings.max_image_bytes)
+            arrays, single = [await run_in_threadpool(image_bytes_to_array, data, normalize, settings)], True
+        elif kind in ("application/json", ""):
+            payload = validate(INPUTS, await read_json(request))
+            single = not isinstance(payload, list)
+            items = [payload] if single else payload
+            if not items:
+                raise ApiError(422, "invalid_input", "the list of inputs is empty")
+            if len(items) > settings.max_list_items:
+                raise ApiError(
+                    413,
+                    "too_large",
+                    f"{len(items)} inputs in one request; the limit is {settings.max_list_items} (MAX_LIST_ITEMS)",
+                )
+
+            def convert() -> list[np.ndarray]:
+                return [
+                    input_to_array(it, normalize, settings, "" if single else f"item {i}: ")
+                    for i, it in enumerate(items)
+                ]
+
+            arrays = await run_in_threadpool(convert)
+        else:
+            raise ApiError(415, "unsupported_media_type", f"send application/json or multipart/form-data, not {kind}")
+        answers = [classifier.describe(p) for p in await service.batcher(name).submit(arrays)]
+        return answers[0] if single else answers
+
+    predict.__doc__ = (
+        f"Classify {noun}: JSON `pixels` (a Kaggle row) or `image` (base64), an uploaded image file, "
+        "or a JSON list of inputs (answered with a list)."
+    )
+    router.add_api_route(
+        "",
+        predict,
+        methods=["POST"],
+        name=f"predict_{name}",
+        response_model=answer | list[answer],
+        openapi_extra=file_body_openapi(INPUT_SCHEMA, examples, f"{noun[0].upper()}{noun[1:]}, or a list of them"),
+        responses={
+            413: {"description": "Input over a configured limit"},
+            422: {"description": "Invalid input"},
+            503: {"description": "Model down or busy"},
+        },
+    )
+
+    async def predict_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+        service.predictor(name)
+        data, _ = await read_upload(request, max_bytes=settings.max_body_bytes)
+        images = await run_in_threadpool(parse_pixel_csv, data, max_rows=settings.max_csv_rows)
+        probabilities = await service.batcher(name).run_bulk(list(images), settings.csv_chunk_rows)
+        lines = ["ImageId,Label", *(f"{i},{int(p.argmax())}" for i, p in enumerate(probabilities, start=1))]
+        return Response(
+            "\n".join(lines) + "\n",
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="submission.csv"'},
+        )
+
+    predict_batch.__doc__ = (
+        "Classify every row of a CSV in Kaggle's test.csv format (pixel columns, with or without `label`); "
+        "answers a Kaggle submission CSV `ImageId,Label`."
+    )
+    router.add_api_route(
+        "/batch",
+        predict_batch,
+        methods=["POST"],
+        name=f"predict_{name}_batch",
+        response_class=Response,
+        openapi_extra=csv_upload_openapi(f"A CSV of {noun}s in Kaggle's format")
+        | {"responses": {"200": {"description": "Submission CSV", "content": {"text/csv": {}}}}},
+    )
+    return router

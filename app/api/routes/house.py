@@ -1,0 +1,71 @@
+"""POST /predict/house-price and /predict/house-price/batch — Kaggle Ames house prices."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from app.api.deps import ServiceDep, SettingsDep
+from app.api.inputs import csv_upload_openapi, read_upload
+from app.core.errors import ApiError
+from app.predictors.csv_input import parse_house_csv
+from app.schemas.house import EXAMPLE, FEATURES, HouseFeatures, SalePrice
+
+router = APIRouter(prefix="/predict/house-price", tags=["house-price"])
+
+BODY_EXAMPLES = {
+    "one": {"summary": "One house (Kaggle test.csv row 1)", "value": EXAMPLE},
+    "sparse": {"summary": "Only a few fields: the rest are filled as in training",
+               "value": {"GrLivArea": 1710, "OverallQual": 7, "YearBuilt": 2003, "Neighborhood": "CollgCr"}},
+    "list": {"summary": "A list of houses → a list of prices", "value": [EXAMPLE, {"GrLivArea": 2500}]},
+}  # fmt: skip
+
+
+@router.post("", response_model=SalePrice | list[SalePrice])
+async def predict_house_price(
+    service: ServiceDep,
+    settings: SettingsDep,
+    houses: HouseFeatures | list[HouseFeatures] = Body(openapi_examples=BODY_EXAMPLES),  # noqa: B008
+) -> SalePrice | list[SalePrice]:
+    """Predict the sale price of one house (Kaggle's column names; any may be missing) or of a list."""
+    pricer = service.predictor("house")
+    single = not isinstance(houses, list)
+    items = [houses] if single else houses
+    if not items:
+        raise ApiError(422, "invalid_input", "the list of houses is empty")
+    if len(items) > settings.max_list_items:
+        raise ApiError(413, "too_large", f"{len(items)} houses in one request; the limit is {settings.max_list_items}")
+    features = await run_in_threadpool(pricer.features, [h.features() for h in items])
+    prices = await service.batcher("house").submit(features)
+    answers = [SalePrice(sale_price=round(p, 2), model_version=pricer.loaded.version) for p in prices]
+    return answers[0] if single else answers
+
+
+@router.post("/batch", response_class=Response, openapi_extra=csv_upload_openapi("Kaggle's test.csv (Id + features)"))
+async def predict_house_price_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+    """Price every row of a CSV in Kaggle's test.csv format; answers a submission CSV `Id,SalePrice`."""
+    pricer = service.predictor("house")
+    data, _ = await read_upload(request, max_bytes=settings.max_body_bytes)
+    ids, records = await run_in_threadpool(parse_house_csv, data, max_rows=settings.max_csv_rows, features=FEATURES)
+    houses = await run_in_threadpool(validate_rows, records)
+    features = await run_in_threadpool(pricer.features, [h.features() for h in houses])
+    prices = await service.batcher("house").run_bulk(features, settings.csv_chunk_rows)
+    lines = ["Id,SalePrice", *(f"{i},{p:.2f}" for i, p in zip(ids, prices, strict=True))]
+    return Response("\n".join(lines) + "\n", media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="submission.csv"'})  # fmt: skip
+
+
+def validate_rows(records: list[dict]) -> list[HouseFeatures]:
+    """Validate CSV rows with the same schema as JSON requests; errors name the row (1-based) and column."""
+    houses, errors = [], []
+    for number, record in enumerate(records, start=1):
+        try:
+            houses.append(HouseFeatures.model_validate(record))
+        except ValidationError as exc:
+            errors += [f"row {number}, {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        if len(errors) >= 5:
+            break
+    if errors:
+        raise ApiError(422, "invalid_csv", "; ".join(errors[:5]))
+    return houses

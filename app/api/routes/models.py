@@ -1,0 +1,45 @@
+"""GET /models and /models/{name}: what is loaded, where, and how good it is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from app.api.deps import ServiceDep
+from app.core.errors import ApiError
+from app.models.registry import MODEL_NAMES
+from app.models.service import ModelService
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+SUMMARY_KEYS = ("version", "task", "metrics", "baseline", "input", "output", "sha256", "created", "torch_version")
+
+
+def describe(service: ModelService, name: str, *, full: bool) -> dict[str, Any]:
+    registry = service.registry
+    if name not in registry.models:
+        return {"name": name, "status": "down", "reason": registry.failures.get(name, "not loaded")}
+    loaded = registry.models[name]
+    meta = loaded.meta if full else {k: loaded.meta[k] for k in SUMMARY_KEYS if k in loaded.meta}
+    return {
+        "name": name,
+        "status": "ready",
+        "device": str(loaded.device),
+        "load_seconds": round(loaded.load_seconds, 3),
+        **meta,
+    }
+
+
+@router.get("")
+def read_models(service: ServiceDep) -> list[dict[str, Any]]:
+    """Every model: status, version, device, load time, metrics against the course baseline, sha256, input spec."""
+    return [describe(service, name, full=False) for name in MODEL_NAMES]
+
+
+@router.get("/{name}", responses={404: {"description": "No such model"}})
+def read_model(name: str, service: ServiceDep) -> dict[str, Any]:
+    """One model's full metadata (meta.json) with its status, device and load time."""
+    if name not in MODEL_NAMES:
+        raise ApiError(404, "not_found", f"no model named {name!r}; the models are {', '.join(MODEL_NAMES)}")
+    return describe(service, name, full=True)

@@ -1,0 +1,93 @@
+"""POST /generate/poem and /generate/poem/stream — Tang-style poems from the character model."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from app.api.deps import ServiceDep, SettingsDep
+from app.core.config import Settings
+from app.core.errors import ApiError, error_body
+from app.predictors.poem_generation import PoemGenerator, PoemInputError, PoemSpec, with_seed
+from app.schemas.poem import Poem, PoemRequest
+
+router = APIRouter(prefix="/generate/poem", tags=["poem"])
+logger = logging.getLogger("dlserve")
+
+
+def to_spec(request: PoemRequest, generator: PoemGenerator, settings: Settings) -> PoemSpec:
+    """Resolve the theme and the seed, then check the request against the model's vocabulary (422s)."""
+    start, acrostic = request.start, request.acrostic
+    try:
+        if request.theme is not None:
+            if start or acrostic:
+                raise ApiError(422, "invalid_input", "give `theme` or `start`/`acrostic`, not both")
+            if len(request.theme) > settings.max_theme_chars:
+                raise ApiError(413, "too_large", f"`theme` has {len(request.theme)} characters; the limit is "
+                               f"{settings.max_theme_chars} (MAX_THEME_CHARS)")  # fmt: skip
+            if request.theme_as == "acrostic":
+                acrostic = generator.keywords_to_chars(request.theme, request.line_num)
+                if len(acrostic) < request.line_num:
+                    raise ApiError(422, "invalid_input", f"the theme gives only {len(acrostic)} usable characters "
+                                   f"({acrostic}) for {request.line_num} acrostic heads")  # fmt: skip
+            else:
+                start = generator.keywords_to_chars(request.theme, min(2, request.line_length))
+        spec = PoemSpec(start=start, acrostic=acrostic, line_num=request.line_num, line_length=request.line_length,
+                        temperature=request.temperature, top_k=request.top_k, seed=request.seed)  # fmt: skip
+        generator.check(spec)
+    except PoemInputError as exc:
+        extra = {"unknown_characters": exc.unknown} if exc.unknown else {}
+        raise ApiError(422, "invalid_input", str(exc), **extra) from exc
+    return with_seed(spec)  # drawn here, so a streamed poem can report its seed too
+
+
+@router.post("", response_model=Poem)
+async def generate_poem(request: PoemRequest, service: ServiceDep, settings: SettingsDep) -> Poem:
+    """Write a poem of exactly `line_num` lines of `line_length` characters, alternately ending in ，and 。."""
+    generator: PoemGenerator = service.predictor("poem")
+    spec = to_spec(request, generator, settings)
+    result = await run_in_threadpool(generator.generate, spec)
+    return Poem(**result, model_version=service.registry.get("poem").version)
+
+
+def _event(name: str, payload: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+@router.post(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"description": "Server-sent events: `char` per character, then `done` (or `error`)",
+                     "content": {"text/event-stream": {}}}},
+)  # fmt: skip
+async def stream_poem(request: PoemRequest, service: ServiceDep, settings: SettingsDep) -> StreamingResponse:
+    """The same poem as /generate/poem, as server-sent events: one `char` event per character, then `done`."""
+    generator: PoemGenerator = service.predictor("poem")
+    spec = to_spec(request, generator, settings)  # a bad request is still a plain 4xx, before the stream opens
+    version = service.registry.get("poem").version
+
+    def events() -> Iterator[str]:
+        try:
+            text = ""
+            for index, char in enumerate(generator.stream(spec)):
+                text += char
+                yield _event("char", {"index": index, "char": char})
+            yield _event("done", {**_assemble(text, spec), "seed": spec.seed, "model_version": version})
+        except Exception:  # the status line is already sent: report in-band, log the traceback
+            logger.exception("poem stream failed")
+            yield _event("error", error_body("internal server error", "internal_error"))
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _assemble(text: str, spec: PoemSpec) -> dict:
+    """The streamed characters as the same {poem, lines} a non-streamed request returns."""
+    size = spec.line_length + 1
+    lines = [text[i : i + size] for i in range(0, len(text), size)]
+    poem = "\n".join("".join(lines[i : i + 2]) for i in range(0, len(lines), 2))
+    return {"poem": poem, "lines": lines}

@@ -1,0 +1,134 @@
+"""Loading the committed models at startup, and knowing which ones are up.
+
+Each model folder holds `model.pt` (TorchScript), `meta.json` (with the sha256 of model.pt)
+and, for some, a side file (house: preprocess.json, poem: vocab.json). A model whose files are
+missing, corrupt or fail their checksum is recorded as down with the reason; the others still
+load, and its endpoints answer 503 with that reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from app.core.errors import ApiError
+
+logger = logging.getLogger("dlserve.models")
+
+MODEL_NAMES = ("digit", "fashion", "house", "poem")
+SIDE_FILES = {"house": "preprocess.json", "poem": "vocab.json"}
+
+
+class ModelLoadError(Exception):
+    """Why a model could not be loaded (a message for logs, /health/ready and 503 answers)."""
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    module: torch.jit.ScriptModule
+    meta: dict[str, Any]
+    device: torch.device
+    side: dict[str, Any] | None  # the parsed side file (preprocess spec or vocab), if the model has one
+    load_seconds: float  # verify + load + warm-up
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", "unknown"))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("DEVICE=cuda but CUDA is not available on this machine")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelLoadError(f"{path.name} is missing") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{path.name} is not valid JSON ({exc})") from exc
+
+
+def load_model(name: str, folder: Path, device: torch.device) -> LoadedModel:
+    """Verify and load one model folder; raises ModelLoadError with a one-line reason."""
+    started = time.perf_counter()
+    meta = _read_json(folder / "meta.json")
+    model_path = folder / "model.pt"
+    if not model_path.exists():
+        raise ModelLoadError("model.pt is missing")
+    actual = _sha256(model_path)
+    if actual != meta.get("sha256"):
+        raise ModelLoadError(
+            f"model.pt fails its checksum (sha256 {actual[:12]}…, meta.json says {str(meta.get('sha256'))[:12]}…)"
+        )
+    try:
+        module = torch.jit.load(str(model_path), map_location=device).eval()
+    except Exception as exc:  # torch raises several types for a corrupt archive
+        raise ModelLoadError(f"model.pt could not be loaded by TorchScript ({type(exc).__name__})") from exc
+    side = _read_json(folder / SIDE_FILES[name]) if name in SIDE_FILES else None
+    return LoadedModel(name, module, meta, device, side, time.perf_counter() - started)
+
+
+class ModelRegistry:
+    """The loaded models by name, and the reason for each one that is down."""
+
+    def __init__(self) -> None:
+        self.models: dict[str, LoadedModel] = {}
+        self.failures: dict[str, str] = {}
+        self.warmed: set[str] = set()
+
+    def load_all(self, model_dir: Path, device: torch.device, prepare: Callable[[LoadedModel], None]) -> None:
+        """Load every model; `prepare` builds its predictor and runs a warm-up inference."""
+        for name in MODEL_NAMES:
+            started = time.perf_counter()
+            try:
+                loaded = load_model(name, Path(model_dir) / name, device)
+                with torch.inference_mode():
+                    prepare(loaded)
+                loaded.load_seconds = time.perf_counter() - started
+            except Exception as exc:  # one broken model must not stop the others
+                reason = str(exc) if isinstance(exc, ModelLoadError) else f"{type(exc).__name__}: {exc}"
+                self.failures[name] = reason
+                logger.error("model %s is down: %s", name, reason)
+                continue
+            self.models[name] = loaded
+            self.warmed.add(name)
+            logger.info(
+                "model %s version %s on %s loaded and warmed in %.2f s",
+                name,
+                loaded.version,
+                device,
+                loaded.load_seconds,
+            )
+
+    def get(self, name: str) -> LoadedModel:
+        if name in self.models:
+            return self.models[name]
+        reason = self.failures.get(name, "not loaded")
+        raise ApiError(503, "model_unavailable", f"the {name} model is unavailable: {reason}", model=name)
+
+    @property
+    def ready(self) -> bool:
+        return all(name in self.warmed for name in MODEL_NAMES)

@@ -1,0 +1,71 @@
+"""Everything the routes need at run time, built once in the lifespan: models, predictors, batchers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from app.core.config import Settings
+from app.models.batcher import MicroBatcher
+from app.models.registry import LoadedModel, ModelRegistry, resolve_device
+from app.predictors.classifier import ImageClassifier
+from app.predictors.house import HousePricer
+from app.predictors.poem_generation import PoemGenerator, PoemSpec
+
+logger = logging.getLogger("dlserve")
+
+
+@dataclass
+class ModelService:
+    settings: Settings
+    device: torch.device
+    registry: ModelRegistry = field(default_factory=ModelRegistry)
+    predictors: dict[str, Any] = field(default_factory=dict)
+    batchers: dict[str, MicroBatcher] = field(default_factory=dict)
+
+    @classmethod
+    async def start(cls, settings: Settings) -> ModelService:
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
+        service = cls(settings, resolve_device(settings.device))
+        factories = {"digit": ImageClassifier, "fashion": ImageClassifier, "house": HousePricer}
+
+        def prepare(loaded: LoadedModel) -> None:
+            if loaded.name == "poem":
+                predictor: Any = PoemGenerator(loaded.module, loaded.side["tokens"], loaded.device)
+                predictor.generate(PoemSpec(seed=0))  # warm-up: one whole poem
+            else:
+                predictor = factories[loaded.name](loaded)
+                predictor.warmup(loaded)
+            service.predictors[loaded.name] = predictor
+
+        service.registry.load_all(settings.model_dir, service.device, prepare)
+        for name in ("digit", "fashion", "house"):
+            if name in service.predictors:
+                batcher = MicroBatcher(
+                    name,
+                    service.predictors[name].run_batch,
+                    max_batch_size=settings.max_batch_size,
+                    max_wait_s=settings.max_wait_ms / 1000,
+                    max_queue_size=settings.max_queue_size,
+                    enabled=settings.batching,
+                    retry_after_s=settings.retry_after_s,
+                )
+                await batcher.start()
+                service.batchers[name] = batcher
+        return service
+
+    async def stop(self) -> None:
+        for batcher in self.batchers.values():
+            await batcher.stop()
+
+    def predictor(self, name: str) -> Any:
+        self.registry.get(name)  # raises the 503 with the reason when the model is down
+        return self.predictors[name]
+
+    def batcher(self, name: str) -> MicroBatcher:
+        self.registry.get(name)
+        return self.batchers[name]

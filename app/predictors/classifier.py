@@ -1,0 +1,43 @@
+"""Plain-Python prediction for the two image classifiers (digit, fashion), testable without HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.models.registry import LoadedModel
+
+
+class ImageClassifier:
+    """Runs a batch of 28×28 arrays (0–255, light on dark) through the model; returns probabilities."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        output = loaded.meta.get("output", {})
+        self.classes: list[str] = output.get("classes", [str(i) for i in range(10)])
+        self.classes_zh: list[str] | None = output.get("classes_zh")
+
+    def run_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        x = torch.from_numpy(np.stack(images).astype(np.float32, copy=False)).unsqueeze(1).to(self.loaded.device)
+        with torch.inference_mode():
+            probabilities = torch.softmax(self.loaded.module(x).float(), dim=1).cpu().numpy()
+        return list(probabilities)
+
+    def warmup(self, loaded: LoadedModel) -> None:
+        self.run_batch([np.zeros((28, 28), np.float32)])
+
+    def describe(self, probabilities: np.ndarray) -> dict[str, Any]:
+        """One answer: label, confidence, all ten probabilities, class names where the model has them."""
+        label = int(probabilities.argmax())
+        answer: dict[str, Any] = {
+            "label": label,
+            "confidence": round(float(probabilities[label]), 6),
+            "probabilities": [round(float(p), 6) for p in probabilities],
+        }
+        if self.classes_zh is not None:  # fashion: names in English and Chinese
+            answer["class_name"] = self.classes[label]
+            answer["class_name_zh"] = self.classes_zh[label]
+        answer["model_version"] = self.loaded.version
+        return answer

@@ -1,0 +1,38 @@
+"""Plain-Python house-price prediction: Kaggle-named columns → preprocess.json → model → dollars.
+
+The preprocessing is `training.house_preprocess.transform`, the very function whose output
+training checked against scikit-learn: serving cannot drift from training.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from app.models.registry import LoadedModel
+from training.house_preprocess import transform
+
+
+class HousePricer:
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.spec: dict[str, Any] = loaded.side or {}
+
+    def features(self, rows: list[dict[str, Any]]) -> list[np.ndarray]:
+        """Kaggle-named records (missing keys and None allowed) → one feature vector per row."""
+        frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+        frame = frame.reindex(columns=self.spec["columns"])  # absent columns become all-missing
+        matrix = transform(self.spec, frame).astype(np.float32)
+        return list(matrix)
+
+    def run_batch(self, features: list[np.ndarray]) -> list[float]:
+        x = torch.from_numpy(np.stack(features)).to(self.loaded.device)
+        with torch.inference_mode():
+            log_price = self.loaded.module(x).double().cpu().numpy()
+        return [float(p) for p in np.exp(log_price)]
+
+    def warmup(self, loaded: LoadedModel) -> None:
+        self.run_batch(self.features([{}]))

@@ -1,0 +1,42 @@
+"""Schemas for /generate/poem and /generate/poem/stream."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PoemRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"start": "春", "acrostic": None, "line_num": 4, "line_length": 7, "temperature": 0.8,
+                          "top_k": 20, "seed": 42}]
+        },
+    )  # fmt: skip
+
+    start: str = Field(
+        "", max_length=7, description="Characters the poem begins with (at most one line's worth); may be empty."
+    )
+    acrostic: str | None = Field(
+        None, max_length=8, description="藏头诗: one head character per line, instead of `start` (length = line_num)."
+    )
+    theme: str | None = Field(
+        None,
+        description="Free Chinese text; jieba picks its keywords and their characters become the start "
+        "(or the acrostic heads, with theme_as='acrostic'). Instead of `start`/`acrostic`.",
+    )
+    theme_as: Literal["start", "acrostic"] = Field("start", description="How the theme's characters are used.")
+    line_num: Literal[4, 8] = Field(4, description="Lines (句) as poets count them: 4 = 绝句, 8 = 律诗.")
+    line_length: Literal[5, 7] = Field(7, description="Characters per line: 5 (五言) or 7 (七言).")
+    temperature: float = Field(0.8, gt=0, le=2, description="Sampling temperature: lower is safer, higher is bolder.")
+    top_k: int = Field(20, ge=1, le=500, description="Sample only among the k most likely characters.")
+    seed: int | None = Field(None, ge=0, le=2**53, description="Same seed and request → same poem; omitted = random.")
+
+
+class Poem(BaseModel):
+    poem: str = Field(description="The poem, one couplet (two lines) per text line")
+    lines: list[str] = Field(description="Each line with its closing mark (，or 。)")
+    seed: int = Field(description="The seed used: send it back to get the same poem")
+    model_version: str = Field(description="Version of the poem model that answered")

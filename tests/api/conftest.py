@@ -1,0 +1,34 @@
+"""The app under test: real HTTP through the ASGI app, with the committed models loaded on CPU."""
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.main import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "models"
+DATA = ROOT / "data"
+
+
+def make_client(**settings) -> TestClient:
+    options = {"model_dir": MODELS, "device": "cpu"} | settings
+    return TestClient(create_app(Settings(**options)), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def client():
+    with make_client() as test_client:  # the `with` runs the lifespan: models load once per session
+        yield test_client
+
+
+def assert_error(response, status: int, code: str, *fragments: str) -> dict:
+    """Every client error has the same JSON shape: detail + code (+ errors for validation)."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code, body
+    for fragment in fragments:
+        assert fragment in body["detail"], (fragment, body["detail"])
+    return body

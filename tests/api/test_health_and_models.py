@@ -1,0 +1,70 @@
+"""Liveness, readiness and the model metadata endpoints, with all committed models and with broken ones."""
+
+import shutil
+
+from tests.api.conftest import MODELS, assert_error, make_client
+
+NAMES = ["digit", "fashion", "house", "poem"]
+
+
+def test_live(client):
+    assert client.get("/health/live").json() == {"status": "alive"}
+
+
+def test_ready_when_every_model_is_loaded_and_warmed(client):
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "models": dict.fromkeys(NAMES, "ready")}
+
+
+def test_models_lists_status_device_version_metrics_and_checksum(client):
+    listing = client.get("/models").json()
+    assert [m["name"] for m in listing] == NAMES
+    for entry in listing:
+        assert entry["status"] == "ready"
+        assert entry["device"] == "cpu"
+        assert entry["load_seconds"] > 0
+        assert len(entry["sha256"]) == 64
+        assert entry["metrics"] and entry["baseline"]["metrics"]
+        assert "input" in entry
+
+
+def test_one_model_has_its_full_metadata(client):
+    body = client.get("/models/fashion").json()
+    assert body["output"]["classes_zh"][0] == "T恤/上衣"
+    assert body["history"]  # the full meta.json, not the summary
+
+
+def test_unknown_model_is_404(client):
+    assert_error(client.get("/models/cat"), 404, "not_found", "no model named 'cat'")
+
+
+def test_broken_checkpoints_leave_the_rest_serving(tmp_path):
+    broken = tmp_path / "models"
+    shutil.copytree(MODELS, broken)
+    (broken / "fashion" / "model.pt").unlink()
+    corrupted = broken / "poem" / "model.pt"
+    corrupted.write_bytes(corrupted.read_bytes()[:-100] + b"x" * 100)
+    with make_client(model_dir=broken) as client:
+        ready = client.get("/health/ready")
+        body = assert_error(
+            ready, 503, "not_ready", "fashion (model.pt is missing)", "poem (model.pt fails its checksum"
+        )
+        assert body["models"]["digit"] == "ready" and body["models"]["house"] == "ready"
+        assert_error(
+            client.post("/predict/fashion", json={"pixels": [0] * 784}),
+            503,
+            "model_unavailable",
+            "the fashion model is unavailable: model.pt is missing",
+        )
+        assert_error(client.post("/generate/poem", json={}), 503, "model_unavailable", "poem model is unavailable")
+        assert client.post("/predict/digit", json={"pixels": [0] * 784}).status_code == 200
+        assert client.get("/models/poem").json()["status"] == "down"
+
+
+def test_meta_that_is_not_json_is_reported(tmp_path):
+    broken = tmp_path / "models"
+    shutil.copytree(MODELS, broken)
+    (broken / "house" / "meta.json").write_text("{not json", encoding="utf-8")
+    with make_client(model_dir=broken) as client:
+        assert_error(client.get("/health/ready"), 503, "not_ready", "house (meta.json is not valid JSON")
