@@ -18,6 +18,7 @@ from torch import nn
 from training.data.manifest import sha256_file
 
 MODELS_DIR = Path("models")
+RUNS_DIR = Path("runs")  # scratch: logs and eager weights (git-ignored)
 PARITY_ATOL = 1e-5
 
 
@@ -88,8 +89,14 @@ class History:
 
 
 def export_torchscript(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> torch.jit.ScriptModule:
-    """Script the eval-mode model on CPU, save it, reload it and demand parity with eager outputs."""
+    """Script the eval-mode model on CPU, save it, reload it and demand parity with eager outputs.
+
+    The eager weights are saved to runs/ first: scripting re-reads the model's source file, so an
+    edit to it during a long run would otherwise cost the whole training.
+    """
     model = model.cpu().eval()
+    RUNS_DIR.mkdir(exist_ok=True)
+    torch.save(model.state_dict(), RUNS_DIR / f"{path.parent.name}.state_dict.pt")
     example = tuple(t.cpu() for t in example)
     scripted = torch.jit.script(model)
     path.parent.mkdir(parents=True, exist_ok=True)
