@@ -23,10 +23,11 @@ from app.core.config import Settings
 from app.core.errors import ApiError
 from app.predictors.csv_input import parse_pixel_csv
 from app.predictors.image_input import ImageInputError, decode_image
+from app.schemas.common import one_or_many
 from app.schemas.images import ImageInput
 
 Normalize = Callable[..., np.ndarray]
-INPUTS = TypeAdapter(ImageInput | list[ImageInput])
+INPUTS = TypeAdapter(one_or_many(ImageInput))
 # Inlined (ImageInput has no nested models), since this body is described by hand, not by a parameter.
 INPUT_SCHEMA = {"anyOf": [ImageInput.model_json_schema(), {"type": "array", "items": ImageInput.model_json_schema()}]}
 

@@ -34,7 +34,8 @@ def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    # "one"/"many" are the tags of one_or_many() unions: noise for the client.
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "one", "many")]
     return ".".join(parts) or "body"
 
 

@@ -37,6 +37,7 @@ class ModelService:
             if loaded.name == "poem":
                 predictor: Any = PoemGenerator(loaded.module, loaded.side["tokens"], loaded.device)
                 predictor.generate(PoemSpec(seed=0))  # warm-up: one whole poem
+                predictor.keywords_to_chars("春风", 1)  # and jieba's dictionary, which loads lazily (~1 s)
             else:
                 predictor = factories[loaded.name](loaded)
                 predictor.warmup(loaded)

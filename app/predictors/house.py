@@ -23,8 +23,7 @@ class HousePricer:
 
     def features(self, rows: list[dict[str, Any]]) -> list[np.ndarray]:
         """Kaggle-named records (missing keys and None allowed) → one feature vector per row."""
-        frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
-        frame = frame.reindex(columns=self.spec["columns"])  # absent columns become all-missing
+        frame = pd.DataFrame(rows, columns=self.spec["columns"])  # absent keys and columns become missing values
         matrix = transform(self.spec, frame).astype(np.float32)
         return list(matrix)
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from app.api.deps import ServiceDep, SettingsDep
-from app.api.inputs import csv_upload_openapi, read_upload
+from app.api.inputs import csv_upload_openapi, read_json, read_upload, validate
 from app.core.errors import ApiError
 from app.predictors.csv_input import parse_house_csv
+from app.schemas.common import one_or_many
 from app.schemas.house import EXAMPLE, FEATURES, HouseFeatures, SalePrice
 
 router = APIRouter(prefix="/predict/house-price", tags=["house-price"])
@@ -22,14 +23,29 @@ BODY_EXAMPLES = {
 }  # fmt: skip
 
 
-@router.post("", response_model=SalePrice | list[SalePrice])
+HOUSES = TypeAdapter(one_or_many(HouseFeatures))
+_ONE = HouseFeatures.model_json_schema()
+# The body is read by hand (see app/api/inputs.py) so the schema is described here, inlined.
+BODY_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"anyOf": [_ONE, {"type": "array", "items": _ONE}]},
+                "examples": BODY_EXAMPLES,
+            }
+        },
+    }
+}
+
+
+@router.post("", response_model=SalePrice | list[SalePrice], openapi_extra=BODY_OPENAPI)
 async def predict_house_price(
-    service: ServiceDep,
-    settings: SettingsDep,
-    houses: HouseFeatures | list[HouseFeatures] = Body(openapi_examples=BODY_EXAMPLES),  # noqa: B008
+    request: Request, service: ServiceDep, settings: SettingsDep
 ) -> SalePrice | list[SalePrice]:
     """Predict the sale price of one house (Kaggle's column names; any may be missing) or of a list."""
     pricer = service.predictor("house")
+    houses = validate(HOUSES, await read_json(request))
     single = not isinstance(houses, list)
     items = [houses] if single else houses
     if not items:
