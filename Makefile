@@ -4,8 +4,6 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-HOST ?= 0.0.0.0
-PORT ?= 8000
 
 .PHONY: venv serve test data train eval lint format bench clean
 
@@ -18,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 serve: $(STAMP)
-	$(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
+	$(PY) -m app
 
 data: $(STAMP)
 	$(PY) -m training.data

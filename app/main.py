@@ -6,37 +6,56 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from app.api.routes import digit, fashion, health, house, models, poem
+from app.api.routes import digit, fashion, health, house, metrics, models, poem
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
+from app.core.logging_setup import configure_logging
+from app.core.metrics import Metrics
+from app.core.request_context import RequestContextMiddleware
+from app.core.security import require_api_key
 from app.models.service import ModelService
 
 DESCRIPTION = """Serving the four models of the course: handwritten digits (MNIST), Fashion-MNIST clothing,
 Kaggle house prices, and Tang poems. Every client error is a 4xx with `{"detail", "code"}`."""
+logger = logging.getLogger("dlserve")
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Models load here, never at import: importing the app (in tests, in tools) stays cheap.
     settings: Settings = app.state.settings
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app.state.service = await ModelService.start(settings)
+    service = await ModelService.start(settings, app.state.metrics)
+    app.state.service = service
     try:
         yield
     finally:
-        await app.state.service.stop()
+        # Uvicorn calls this after in-flight requests finished (or GRACEFUL_TIMEOUT_S passed);
+        # the batchers then drain whatever is still queued rather than dropping it.
+        await service.stop()
+        logger.info("shut down cleanly")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="dlserve", description=DESCRIPTION, version="0.2.0", lifespan=lifespan)
+    configure_logging(settings.log_level, settings.log_format)
+    app = FastAPI(title="dlserve", description=DESCRIPTION, version="0.3.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = Metrics()
+    # Added last = outermost: the request id and metrics see every answer, 413s and CORS included.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=["X-Request-ID"])  # fmt: skip
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
-    for module in (digit, fashion, house, poem, health, models):
+    protected = [Depends(require_api_key)]
+    for module in (digit, fashion, house, poem):
+        app.include_router(module.router, dependencies=protected)
+    for module in (health, models, metrics):
         app.include_router(module.router)
     return app
 

@@ -90,6 +90,7 @@ def build_image_router(
             arrays = await run_in_threadpool(convert)
         else:
             raise ApiError(415, "unsupported_media_type", f"send application/json or multipart/form-data, not {kind}")
+        request.state.model, request.state.batch_size = name, len(arrays)  # for the request log line
         answers = [classifier.describe(p) for p in await service.batcher(name).submit(arrays)]
         return answers[0] if single else answers
 
@@ -115,6 +116,7 @@ def build_image_router(
         service.predictor(name)
         data, _ = await read_upload(request, max_bytes=settings.max_body_bytes)
         images = await run_in_threadpool(parse_pixel_csv, data, max_rows=settings.max_csv_rows)
+        request.state.model, request.state.batch_size = name, len(images)
         probabilities = await service.batcher(name).run_bulk(list(images), settings.csv_chunk_rows)
         lines = ["ImageId,Label", *(f"{i},{int(p.argmax())}" for i, p in enumerate(probabilities, start=1))]
         return Response(

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -23,7 +23,18 @@ class Settings(BaseSettings):
     model_dir: Path = Field(Path("models"), description="Folder with one sub-folder per model (model.pt, meta.json).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run; auto = CUDA when available.")
     torch_threads: int = Field(0, ge=0, description="Torch intra-op CPU threads; 0 keeps torch's default.")
+
+    # Server process (used by `python -m app`, the Docker image and `make serve`)
+    host: str = Field("0.0.0.0", description="Interface to listen on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
+    workers: int = Field(1, ge=1, le=64, description="Uvicorn worker processes (each loads every model).")
+    graceful_timeout_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
+
+    # Operations
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Logging level.")
+    log_format: Literal["json", "text"] = Field("json", description="json: one object per line; text: for humans.")
+    api_key: SecretStr | None = Field(None, description="If set, prediction/generation need header X-API-Key.")
+    cors_origins: list[str] = Field(default_factory=list, description='Origins allowed by CORS, e.g. ["*"].')
 
     # Micro-batching of classification and regression requests
     batching: bool = Field(True, description="Gather concurrent requests into one forward pass (off: one each).")

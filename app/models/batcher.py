@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,8 +40,9 @@ class MicroBatcher:
         max_queue_size: int,
         enabled: bool = True,
         retry_after_s: int = 1,
+        on_batch: Callable[[str, int, float], None] | None = None,
     ) -> None:
-        self.name, self.run_batch = name, run_batch
+        self.name, self._run_batch, self.on_batch = name, run_batch, on_batch
         self.max_batch_size, self.max_wait_s, self.max_queue_size = max_batch_size, max_wait_s, max_queue_size
         self.enabled, self.retry_after_s = enabled, retry_after_s
         self.pending_items = 0  # items queued or running: the queue depth that the bound applies to
@@ -50,6 +52,14 @@ class MicroBatcher:
         # One thread per model: forward passes of one model never overlap, so torch's own threads
         # are not oversubscribed, and the event loop is never blocked.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{name}")
+
+    def run_batch(self, items: list[Any]) -> list[Any]:
+        """One forward pass (on the model's thread), reported to `on_batch` for the metrics."""
+        started = time.perf_counter()
+        results = self._run_batch(items)
+        if self.on_batch is not None:
+            self.on_batch(self.name, len(items), time.perf_counter() - started)
+        return results
 
     async def start(self) -> None:
         if self.enabled and self._worker is None:

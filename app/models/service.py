@@ -9,8 +9,9 @@ from typing import Any
 import torch
 
 from app.core.config import Settings
+from app.core.metrics import Metrics
 from app.models.batcher import MicroBatcher
-from app.models.registry import LoadedModel, ModelRegistry, resolve_device
+from app.models.registry import MODEL_NAMES, LoadedModel, ModelRegistry, resolve_device
 from app.predictors.classifier import ImageClassifier
 from app.predictors.house import HousePricer
 from app.predictors.poem_generation import PoemGenerator, PoemSpec
@@ -27,10 +28,11 @@ class ModelService:
     batchers: dict[str, MicroBatcher] = field(default_factory=dict)
 
     @classmethod
-    async def start(cls, settings: Settings) -> ModelService:
+    async def start(cls, settings: Settings, metrics: Metrics) -> ModelService:
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
         service = cls(settings, resolve_device(settings.device))
+        metrics.device.labels(str(service.device)).set(1)
         factories = {"digit": ImageClassifier, "fashion": ImageClassifier, "house": HousePricer}
 
         def prepare(loaded: LoadedModel) -> None:
@@ -54,9 +56,13 @@ class ModelService:
                     max_queue_size=settings.max_queue_size,
                     enabled=settings.batching,
                     retry_after_s=settings.retry_after_s,
+                    on_batch=metrics.observe_batch,
                 )
+                metrics.queue_depth.labels(name).set_function(lambda b=batcher: b.pending_items)
                 await batcher.start()
                 service.batchers[name] = batcher
+        for name in MODEL_NAMES:
+            metrics.model_up.labels(name).set_function(lambda n=name: float(n in service.registry.warmed))
         return service
 
     async def stop(self) -> None:

@@ -1,5 +1,6 @@
 """The app under test: real HTTP through the ASGI app, with the committed models loaded on CPU."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ from app.core.config import Settings
 from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS = ROOT / "models"
+# DLSERVE_TEST_MODELS points the suite at another model folder (e.g. quick-trained models while the real ones train).
+MODELS = Path(os.environ.get("DLSERVE_TEST_MODELS", ROOT / "models"))
 DATA = ROOT / "data"
 
 

@@ -53,6 +53,7 @@ async def predict_house_price(
     if len(items) > settings.max_list_items:
         raise ApiError(413, "too_large", f"{len(items)} houses in one request; the limit is {settings.max_list_items}")
     features = await run_in_threadpool(pricer.features, [h.features() for h in items])
+    request.state.model, request.state.batch_size = "house", len(features)
     prices = await service.batcher("house").submit(features)
     answers = [SalePrice(sale_price=round(p, 2), model_version=pricer.loaded.version) for p in prices]
     return answers[0] if single else answers
@@ -66,6 +67,7 @@ async def predict_house_price_batch(request: Request, service: ServiceDep, setti
     ids, records = await run_in_threadpool(parse_house_csv, data, max_rows=settings.max_csv_rows, features=FEATURES)
     houses = await run_in_threadpool(validate_rows, records)
     features = await run_in_threadpool(pricer.features, [h.features() for h in houses])
+    request.state.model, request.state.batch_size = "house", len(features)
     prices = await service.batcher("house").run_bulk(features, settings.csv_chunk_rows)
     lines = ["Id,SalePrice", *(f"{i},{p:.2f}" for i, p in zip(ids, prices, strict=True))]
     return Response("\n".join(lines) + "\n", media_type="text/csv",

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -47,9 +47,10 @@ def to_spec(request: PoemRequest, generator: PoemGenerator, settings: Settings) 
 
 
 @router.post("", response_model=Poem)
-async def generate_poem(request: PoemRequest, service: ServiceDep, settings: SettingsDep) -> Poem:
+async def generate_poem(request: PoemRequest, http: Request, service: ServiceDep, settings: SettingsDep) -> Poem:
     """Write a poem of exactly `line_num` lines of `line_length` characters, alternately ending in ，and 。."""
     generator: PoemGenerator = service.predictor("poem")
+    http.state.model, http.state.batch_size = "poem", 1
     spec = to_spec(request, generator, settings)
     result = await run_in_threadpool(generator.generate, spec)
     return Poem(**result, model_version=service.registry.get("poem").version)
@@ -65,9 +66,12 @@ def _event(name: str, payload: dict) -> str:
     responses={200: {"description": "Server-sent events: `char` per character, then `done` (or `error`)",
                      "content": {"text/event-stream": {}}}},
 )  # fmt: skip
-async def stream_poem(request: PoemRequest, service: ServiceDep, settings: SettingsDep) -> StreamingResponse:
+async def stream_poem(
+    request: PoemRequest, http: Request, service: ServiceDep, settings: SettingsDep
+) -> StreamingResponse:
     """The same poem as /generate/poem, as server-sent events: one `char` event per character, then `done`."""
     generator: PoemGenerator = service.predictor("poem")
+    http.state.model, http.state.batch_size = "poem", 1
     spec = to_spec(request, generator, settings)  # a bad request is still a plain 4xx, before the stream opens
     version = service.registry.get("poem").version
 

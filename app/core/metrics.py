@@ -1,0 +1,42 @@
+"""Prometheus metrics, kept in a registry of the app's own (so several apps in one process — tests — never clash)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "dlserve_requests_total", "HTTP requests by endpoint, method and status",
+            ["endpoint", "method", "status"], registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "dlserve_request_duration_seconds", "HTTP request latency by endpoint",
+            ["endpoint"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.inference = Histogram(
+            "dlserve_inference_seconds", "Time of one forward pass (a batch) by model",
+            ["model"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.batch_size = Histogram(
+            "dlserve_batch_size", "Items per forward pass by model",
+            ["model"], buckets=BATCH_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            "dlserve_queue_depth", "Items waiting or running in a model's micro-batcher", ["model"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.model_up = Gauge(
+            "dlserve_model_loaded", "1 when the model is loaded and warmed, else 0", ["model"], registry=self.registry
+        )
+        self.device = Gauge("dlserve_device_info", "The device models run on (value 1)", ["device"],
+                            registry=self.registry)  # fmt: skip
+
+    def observe_batch(self, model: str, size: int, seconds: float) -> None:
+        self.batch_size.labels(model).observe(size)
+        self.inference.labels(model).observe(seconds)
