@@ -43,6 +43,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.inference
+	$(PY) -m bench.serve
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

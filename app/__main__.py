@@ -6,13 +6,25 @@ GRACEFUL_TIMEOUT_S, then runs the lifespan's shutdown (the micro-batchers drain)
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import uvicorn
 
 from app.core.config import get_settings
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
+
+
 def main() -> None:
     settings = get_settings()
+    # Uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal with the handler
+    # that was installed before it started. Making that handler a clean exit gives status 0 (what
+    # orchestrators expect of a graceful stop) instead of "killed by signal 15".
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     uvicorn.run(
         "app.main:app",
         host=settings.host,

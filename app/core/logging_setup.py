@@ -41,5 +41,6 @@ def configure_logging(level: str, fmt: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+        logging.getLogger(name).setLevel(level.upper())  # uvicorn's own config would keep them at info
     # uvicorn's own access log would duplicate our request lines.
     logging.getLogger("uvicorn.access").disabled = True

@@ -48,6 +48,7 @@ class MicroBatcher:
         self.pending_items = 0  # items queued or running: the queue depth that the bound applies to
         self.batch_sizes: list[int] = []  # recent batch sizes, for tests and metrics (bounded below)
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._last_batch_jobs = 0  # requests in the previous batch: >1 means concurrent traffic
         self._worker: asyncio.Task | None = None
         # One thread per model: forward passes of one model never overlap, so torch's own threads
         # are not oversubscribed, and the event loop is never blocked.
@@ -111,9 +112,15 @@ class MicroBatcher:
         return results
 
     async def _gather(self) -> list[_Job]:
+        """The next batch: the first waiting request, plus others until the batch is full or max_wait passes.
+
+        The wait is skipped when traffic is sequential (nothing else queued and the previous batch held
+        one request): then no one could join, and waiting would only add max_wait to every request.
+        """
         jobs = [await self._queue.get()]
         count = len(jobs[0].items)
-        deadline = asyncio.get_running_loop().time() + self.max_wait_s
+        wait = self.max_wait_s if (not self._queue.empty() or self._last_batch_jobs > 1) else 0.0
+        deadline = asyncio.get_running_loop().time() + wait
         while count < self.max_batch_size:
             remaining = deadline - asyncio.get_running_loop().time()
             try:
@@ -124,6 +131,7 @@ class MicroBatcher:
                 break
             jobs.append(job)
             count += len(job.items)
+        self._last_batch_jobs = len(jobs)
         return jobs
 
     async def _work(self) -> None:

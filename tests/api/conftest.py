@@ -26,6 +26,23 @@ def client():
         yield test_client
 
 
+# Every input limit set small, so each one can be reached with a small request.
+TIGHT_LIMITS = {
+    "max_body_bytes": 50_000,
+    "max_image_bytes": 2_000,
+    "max_image_pixels": 10_000,
+    "max_csv_rows": 5,
+    "max_list_items": 2,
+    "max_theme_chars": 5,
+}
+
+
+@pytest.fixture(scope="session")
+def tight_client():
+    with make_client(**TIGHT_LIMITS) as test_client:
+        yield test_client
+
+
 def assert_error(response, status: int, code: str, *fragments: str) -> dict:
     """Every client error has the same JSON shape: detail + code (+ errors for validation)."""
     assert response.status_code == status, response.text

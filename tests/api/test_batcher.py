@@ -60,18 +60,33 @@ def test_batches_never_exceed_max_batch_size_except_for_one_large_request():
     assert len(calls[-1]) == 6
 
 
-def test_a_lone_request_waits_at_most_max_wait():
+def test_sequential_requests_do_not_wait_for_company():
     calls = []
-    batcher = make(calls, max_wait_s=0.02)
+    batcher = make(calls, max_wait_s=0.5)
 
     async def scenario():
         started = time.perf_counter()
-        result = await batcher.submit([21])
-        return result, time.perf_counter() - started
+        results = [await batcher.submit([i]) for i in range(3)]
+        return results, time.perf_counter() - started
 
-    result, elapsed = asyncio.run(run(batcher, scenario()))
-    assert result == [42]
-    assert elapsed < 0.5
+    results, elapsed = asyncio.run(run(batcher, scenario()))
+    assert results == [[0], [2], [4]]
+    assert elapsed < 0.4  # three requests, none of them held for the 0.5 s window
+
+
+def test_under_concurrent_load_batches_wait_for_more_requests():
+    calls = []
+    batcher = make(calls, max_wait_s=0.1, max_batch_size=64)
+
+    async def scenario():
+        await asyncio.gather(*(batcher.submit([i]) for i in range(2)))  # concurrent traffic seen
+        first = asyncio.create_task(batcher.submit([10]))
+        await asyncio.sleep(0.03)  # arrives within the window of the first: they share a pass
+        second = await batcher.submit([11])
+        return await first, second
+
+    assert asyncio.run(run(batcher, scenario())) == ([20], [22])
+    assert calls[-1] == [10, 11]
 
 
 def test_full_queue_answers_503_with_retry_after():

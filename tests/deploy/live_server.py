@@ -1,0 +1,67 @@
+"""Start the real service (`python -m app`) as a process on a free loopback port, for the live tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, log_path: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        models = os.environ.get("DLSERVE_TEST_MODELS", str(ROOT / "models"))  # a developer's override
+        defaults = {
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "MODEL_DIR": models,
+            "DEVICE": "cpu",
+            "TORCH_THREADS": "1",
+        }
+        environment = os.environ | defaults | env
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=environment,
+                                        stdout=self._log, stderr=subprocess.STDOUT)  # fmt: skip
+
+    def wait_ready(self, timeout: float = 120.0) -> float:
+        started = time.perf_counter()
+        while time.perf_counter() - started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=1.0).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready after {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def terminate(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self._log.close()
