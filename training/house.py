@@ -116,28 +116,24 @@ def drop_outliers(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[~((frame["GrLivArea"] > 4000) & (frame[TARGET] < 300000))]
 
 
-def _train_torch(model: nn.Module, params, x, y, cfg: HouseConfig, loss_fn, device, history: History | None, val=None):
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+def _train_torch(module: nn.Module, x, y, cfg: HouseConfig, loss_fn, device, after_epoch=None) -> None:
+    """Mini-batch Adam on `module`; `after_epoch()` runs at the end of every epoch (for the curves)."""
+    optimizer = torch.optim.Adam(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(0)
     x, y = x.to(device), y.to(device)
     for _ in tqdm(range(cfg.epochs), desc="  epochs", leave=False):
-        model.train()
+        module.train()
         order = torch.randperm(len(x), generator=generator).to(device)
-        total = 0.0
         for start in range(0, len(x), cfg.batch_size):
             idx = order[start : start + cfg.batch_size]
             if len(idx) < 2:  # BatchNorm cannot train on a single row
                 continue
-            loss = loss_fn(model(x[idx]), y[idx])
+            loss = loss_fn(module(x[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(idx)
-        if history is not None:
-            row = {"train_log_rmse": float(np.sqrt(total / len(x)))}
-            if val is not None:
-                row["val_log_rmse"] = log_rmse(predict_log(model, val[0], device), val[1])
-            history.log(**row)
+        if after_epoch is not None:
+            after_epoch()
 
 
 def predict_log(model: nn.Module, x: torch.Tensor, device: torch.device) -> np.ndarray:
@@ -173,9 +169,9 @@ def fit(
         val_xy = (torch.tensor(transform(spec, val), dtype=torch.float32), np.log(val[TARGET].to_numpy(np.float64)))
     mse = nn.functional.mse_loss
     if cfg.recipe == "course":
-        model = CourseHouseNet(x.shape[1], cfg.hidden, cfg.dropout).to(device)
+        model: nn.Module = CourseHouseNet(x.shape[1], cfg.hidden, cfg.dropout).to(device)
+        trained, target = model, y
         loss = lambda pred, target: torch.sqrt(mse(pred, target))  # noqa: E731 — the course's log_rmse
-        _train_torch(model, model.parameters(), x, y, cfg, loss, device, history, val_xy)
     else:
         ridge = RidgeCV(alphas=np.logspace(-1, 3, 41)).fit(x.numpy().astype(np.float64), log_y)
         model = HousePriceNet(x.shape[1], cfg.hidden, cfg.dropout, cfg.blend, float(log_y.mean())).to(device)
@@ -184,14 +180,16 @@ def fit(
             model.linear.bias.fill_(float(ridge.intercept_))
         model.linear.requires_grad_(False)
         spec["ridge_alpha"] = float(ridge.alpha_)
-        y_centered = y - model.target_mean.cpu()
-        mlp_loss = lambda pred, target: mse(pred, target)  # noqa: E731
-        _train_torch(model.mlp, model.mlp.parameters(), x, y_centered[:, None], cfg, mlp_loss, device, None)
-        if history is not None:
-            history.log(
-                train_log_rmse=log_rmse(predict_log(model, x, device), log_y),
-                **({"val_log_rmse": log_rmse(predict_log(model, *val_xy[:1], device), val_xy[1])} if val_xy else {}),
-            )
+        trained, target = model.mlp, (y - float(log_y.mean()))[:, None]  # the MLP learns the centred log price
+        loss = mse
+
+    def log_epoch() -> None:  # the whole model's log-RMSE, train and validation, like the course's plots
+        row = {"train_log_rmse": log_rmse(predict_log(model, x, device), log_y)}
+        if val_xy is not None:
+            row["val_log_rmse"] = log_rmse(predict_log(model, val_xy[0], device), val_xy[1])
+        history.log(**row)
+
+    _train_torch(trained, x, target, cfg, loss, device, log_epoch if history is not None else None)
     return model.eval(), spec
 
 
@@ -221,7 +219,6 @@ def main(argv: list[str] | None = None) -> None:
     cv_data = drop_outliers(splits.full_train).reset_index(drop=True)
     folds = 2 if args.quick else 5
     results: dict[str, dict] = {}
-    history = History()
     for name in dict.fromkeys(["course", args.config]):
         cfg = configs[name]
         print(f"== house: {name!r} recipe: {folds}-fold CV and the 80/20 holdout", flush=True)
@@ -235,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     cfg = configs[args.config]
+    history = History()
     # The exported model is the one fitted on the 80 % split, so `make eval`'s holdout stays a holdout.
     print("== house: final fit on the 80 % split (curves against the 20 % holdout)", flush=True)
     model, spec = fit(cfg, splits.train, device, args.seed, history, splits.val)

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import error_body
 
 
-class BodyTooLarge(Exception):
-    pass
+def _detail(max_body_bytes: int) -> str:
+    return f"request body is larger than the limit of {max_body_bytes:,} bytes (MAX_BODY_BYTES)"
+
+
+class BodyTooLarge(HTTPException):
+    # An HTTPException, because FastAPI turns any other error raised while it parses a body (a pydantic-model
+    # parameter) into 400 "There was an error parsing the body"; this one it passes on to our 413 handler.
+    def __init__(self, max_body_bytes: int) -> None:
+        super().__init__(413, _detail(max_body_bytes))
 
 
 class BodyLimitMiddleware:
@@ -39,7 +47,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_body_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -54,8 +62,7 @@ class BodyLimitMiddleware:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        detail = f"request body is larger than the limit of {self.max_body_bytes:,} bytes (MAX_BODY_BYTES)"
-        body = json.dumps(error_body(detail, "too_large")).encode()
+        body = json.dumps(error_body(_detail(self.max_body_bytes), "too_large")).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

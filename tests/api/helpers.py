@@ -88,13 +88,16 @@ def assert_classification(answer: dict, version: str, extra_keys: tuple[str, ...
 def upload_accuracy(client: TestClient, path: str, images: np.ndarray, labels: np.ndarray) -> float:
     """Upload each image as a PNG file, every other one as a drawing (see `as_drawing`); the share classified right.
 
-    Uploads run concurrently, as real clients would send them (the micro-batcher gathers them).
+    Uploads run concurrently, as real clients would send them (the micro-batcher gathers them). An image the
+    service refuses as unreadable (422 invalid_image: a few Fashion-MNIST items fill the whole frame, so no
+    background shows) counts as a wrong answer; any other failure fails the test.
     """
     files = [png_bytes(as_drawing(image) if i % 2 else image) for i, image in enumerate(images)]
     with ThreadPoolExecutor(UPLOAD_WORKERS) as pool:
         responses = list(pool.map(lambda data: upload(client, path, data), files))
-    assert [r.status_code for r in responses] == [200] * len(files)
-    predicted = np.array([r.json()["label"] for r in responses])
+    refused = [r for r in responses if r.status_code != 200]
+    assert all(r.status_code == 422 and r.json()["code"] == "invalid_image" for r in refused), refused[0].text
+    predicted = np.array([r.json()["label"] if r.status_code == 200 else -1 for r in responses])
     return float((predicted == labels).mean())
 
 

@@ -98,21 +98,18 @@ def test_batch_of_kaggle_size_is_answered_in_one_request(client, unlabelled_csv,
     assert (answer["Label"].to_numpy() == expected).all()
 
 
-PIXELS_OK = list(DIGIT_PIXELS)
-
-
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ({"pixels": PIXELS_OK[:783]}, "pixels: List should have at least 784 items after validation, not 783"),
-        ({"pixels": [*PIXELS_OK[:100], -1, *PIXELS_OK[101:]]}, "pixel 100 is -1.0, outside 0–255"),
-        ({"pixels": [*PIXELS_OK[:783], 256]}, "pixel 783 is 256.0, outside 0–255"),
-        ({"pixels": ["white", *PIXELS_OK[1:]]}, "pixels.0: Input should be a valid number"),
-        ({"pixels": PIXELS_OK, "image": DIGIT_PNG_BASE64}, "give exactly one of `pixels` or `image`"),
+        ({"pixels": DIGIT_PIXELS[:783]}, "pixels: List should have at least 784 items after validation, not 783"),
+        ({"pixels": [*DIGIT_PIXELS[:100], -1, *DIGIT_PIXELS[101:]]}, "pixel 100 is -1.0, outside 0–255"),
+        ({"pixels": [*DIGIT_PIXELS[:783], 256]}, "pixel 783 is 256.0, outside 0–255"),
+        ({"pixels": ["white", *DIGIT_PIXELS[1:]]}, "pixels.0: Input should be a valid number"),
+        ({"pixels": DIGIT_PIXELS, "image": DIGIT_PNG_BASE64}, "give exactly one of `pixels` or `image`"),
         ({}, "give exactly one of `pixels` or `image`"),
-        ({"pixels": PIXELS_OK, "colour": "red"}, "colour: unknown field"),
+        ({"pixels": DIGIT_PIXELS, "colour": "red"}, "colour: unknown field"),
         ("seven", "body: Input should be a valid dictionary or instance of ImageInput"),
-        ([{"pixels": PIXELS_OK}, {"pixels": [0] * 10}], "1.pixels: List should have at least 784 items"),
+        ([{"pixels": DIGIT_PIXELS}, {"pixels": [0] * 10}], "1.pixels: List should have at least 784 items"),
         ({"image": "not base64!"}, "`image` is not valid base64"),
         ([], "the list of inputs is empty"),
     ],
@@ -156,7 +153,7 @@ def test_unusable_upload_is_422_invalid_image(client, data, message):
 
 
 def test_unusable_image_in_a_list_names_the_item(client):
-    items = [{"pixels": PIXELS_OK}, {"image": base64.b64encode(b"GIF89a, or so it says").decode()}]
+    items = [{"pixels": DIGIT_PIXELS}, {"image": base64.b64encode(b"GIF89a, or so it says").decode()}]
     assert_error(client.post(PATH, json=items), 422, "invalid_image", "item 1: ")
 
 
@@ -203,7 +200,7 @@ def test_chunked_body_without_length_is_cut_off_at_the_limit(tight_client):
 
 
 def test_list_over_max_list_items_is_413(tight_client):
-    response = tight_client.post(PATH, json=[{"pixels": PIXELS_OK}] * 3)
+    response = tight_client.post(PATH, json=[{"pixels": DIGIT_PIXELS}] * 3)
     assert_error(response, 413, "too_large", "3 inputs in one request; the limit is 2 (MAX_LIST_ITEMS)")
 
 

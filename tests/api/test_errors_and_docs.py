@@ -27,6 +27,7 @@ TAGS = {
     ("/models/{name}", "get"): ["models"],
     ("/metrics", "get"): ["operations"],
 }
+ONE_ROW_CSV = (",".join(f"pixel{i}" for i in range(784)) + "\n" + ",".join(map(str, DIGIT_PIXELS)) + "\n").encode()
 UPLOAD_PATHS = ["/predict/digit", "/predict/digit/batch", "/predict/fashion", "/predict/fashion/batch",
                 "/predict/house-price/batch"]  # fmt: skip
 
@@ -54,8 +55,7 @@ def test_unexpected_error_is_a_generic_500_and_its_traceback_is_logged(fresh_cli
     monkeypatch.setattr(fresh_client.app.state.service.batchers["digit"], "run_batch", boom)
     caplog.set_level(logging.ERROR, logger="dlserve")
     if path.endswith("/batch"):
-        response = upload(fresh_client, path, b"pixel" + ",pixel".join(map(str, range(1, 785))).encode() + b"\n" +
-                          ",".join(["0"] * 784).encode() + b"\n", "test.csv")  # fmt: skip
+        response = upload(fresh_client, path, ONE_ROW_CSV, "test.csv")
     else:
         response = fresh_client.post(path, json={"pixels": DIGIT_PIXELS})
     assert response.status_code == 500

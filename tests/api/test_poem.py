@@ -139,7 +139,7 @@ def test_unknown_characters_are_422_and_listed_exactly(client):
         "acrostic length",
         "theme+start",
         "theme too poor",
-    ],  # fmt: skip
+    ],
 )
 def test_invalid_request_is_422_naming_the_problem(client, request_body, message):
     assert_error(client.post(PATH, json=request_body), 422, "invalid_input", message)
