@@ -11,6 +11,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.inputs import (
+    as_items,
     csv_upload_openapi,
     decode_base64,
     file_body_openapi,
@@ -70,16 +71,7 @@ def build_image_router(
             arrays, single = [await run_in_threadpool(image_bytes_to_array, data, normalize, settings)], True
         elif kind in ("application/json", ""):
             payload = validate(INPUTS, await read_json(request))
-            single = not isinstance(payload, list)
-            items = [payload] if single else payload
-            if not items:
-                raise ApiError(422, "invalid_input", "the list of inputs is empty")
-            if len(items) > settings.max_list_items:
-                raise ApiError(
-                    413,
-                    "too_large",
-                    f"{len(items)} inputs in one request; the limit is {settings.max_list_items} (MAX_LIST_ITEMS)",
-                )
+            items, single = as_items(payload, limit=settings.max_list_items, noun="inputs")
 
             def convert() -> list[np.ndarray]:
                 return [

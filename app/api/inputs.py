@@ -42,6 +42,17 @@ def validate(adapter: TypeAdapter, payload: Any) -> Any:
         raise ApiError(422, "invalid_input", summarize(errors), errors=errors) from exc
 
 
+def as_items(payload: Any, *, limit: int, noun: str) -> tuple[list[Any], bool]:
+    """A one-or-many payload as (items, was_single), refusing an empty list and lists over MAX_LIST_ITEMS."""
+    single = not isinstance(payload, list)
+    items = [payload] if single else payload
+    if not items:
+        raise ApiError(422, "invalid_input", f"the list of {noun} is empty")
+    if len(items) > limit:
+        raise ApiError(413, "too_large", f"{len(items)} {noun} in one request; the limit is {limit} (MAX_LIST_ITEMS)")
+    return items, single
+
+
 async def read_upload(request: Request, field: str = "file", *, max_bytes: int) -> tuple[bytes, str]:
     """The bytes and file name of the multipart field `field`; 413 past `max_bytes`, 422 when absent."""
     form = await request.form(max_files=1, max_fields=10)

@@ -8,7 +8,6 @@ load, and its endpoints answer 503 with that reason.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 
 from app.core.errors import ApiError
+from training.data.manifest import sha256_file
 
 logger = logging.getLogger("dlserve.models")
 
@@ -46,22 +46,6 @@ class LoadedModel:
         return str(self.meta.get("version", "unknown"))
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("DEVICE=cuda but CUDA is not available on this machine")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -78,7 +62,7 @@ def load_model(name: str, folder: Path, device: torch.device) -> LoadedModel:
     model_path = folder / "model.pt"
     if not model_path.exists():
         raise ModelLoadError("model.pt is missing")
-    actual = _sha256(model_path)
+    actual = sha256_file(model_path)
     if actual != meta.get("sha256"):
         raise ModelLoadError(
             f"model.pt fails its checksum (sha256 {actual[:12]}…, meta.json says {str(meta.get('sha256'))[:12]}…)"

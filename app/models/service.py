@@ -11,10 +11,11 @@ import torch
 from app.core.config import Settings
 from app.core.metrics import Metrics
 from app.models.batcher import MicroBatcher
-from app.models.registry import MODEL_NAMES, LoadedModel, ModelRegistry, resolve_device
+from app.models.registry import MODEL_NAMES, LoadedModel, ModelRegistry
 from app.predictors.classifier import ImageClassifier
 from app.predictors.house import HousePricer
 from app.predictors.poem_generation import PoemGenerator, PoemSpec
+from training.common import resolve_device
 
 logger = logging.getLogger("dlserve")
 

@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter, ValidationError
 
 from app.api.deps import ServiceDep, SettingsDep
-from app.api.inputs import csv_upload_openapi, read_json, read_upload, validate
+from app.api.inputs import as_items, csv_upload_openapi, read_json, read_upload, validate
 from app.core.errors import ApiError
 from app.predictors.csv_input import parse_house_csv
 from app.schemas.common import one_or_many
@@ -45,13 +45,7 @@ async def predict_house_price(
 ) -> SalePrice | list[SalePrice]:
     """Predict the sale price of one house (Kaggle's column names; any may be missing) or of a list."""
     pricer = service.predictor("house")
-    houses = validate(HOUSES, await read_json(request))
-    single = not isinstance(houses, list)
-    items = [houses] if single else houses
-    if not items:
-        raise ApiError(422, "invalid_input", "the list of houses is empty")
-    if len(items) > settings.max_list_items:
-        raise ApiError(413, "too_large", f"{len(items)} houses in one request; the limit is {settings.max_list_items}")
+    items, single = as_items(validate(HOUSES, await read_json(request)), limit=settings.max_list_items, noun="houses")
     features = await run_in_threadpool(pricer.features, [h.features() for h in items])
     request.state.model, request.state.batch_size = "house", len(features)
     prices = await service.batcher("house").submit(features)
