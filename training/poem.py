@@ -57,7 +57,7 @@ CONFIGS = {
     # batched by form so there is no padding, with dropout and gradient clipping.
     "default": PoemConfig("gru", 256, 512, 2, 0.1, 2e-3, 64, windows=None, epochs=20, budget_s=900, eval_every_s=90),
 }
-QUICK = {"budget_s": 15.0, "eval_every_s": 5.0}
+QUICK = {"budget_s": 4.0, "eval_every_s": 2.0}
 
 
 def encode_batches(poems: list[str], vocab: Vocab, cfg: PoemConfig, rng: random.Random) -> list[torch.Tensor]:
