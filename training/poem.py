@@ -48,14 +48,19 @@ class PoemConfig:
     epochs: int
     budget_s: float  # wall-clock budget; training stops at whichever comes first
     eval_every_s: float  # one "epoch" row in the history per this many seconds (budgets end mid-epoch)
+    schedule: str = "constant"  # or "cosine": the learning rate decays to 5 % over the wall-clock budget
 
 
 CONFIGS = {
     # The course: Embedding(256) · RNN(512, 2 layers) · Linear; Adam 1e-3; batch 32; 24-char windows.
     "course": PoemConfig("rnn", 256, 512, 2, 0.0, 1e-3, 32, windows=24, epochs=20, budget_s=900, eval_every_s=90),
     # Ours: a GRU trained on whole poems (each character predicted once per epoch, not ~24 times),
-    # batched by form so there is no padding, with dropout and gradient clipping.
-    "default": PoemConfig("gru", 256, 512, 2, 0.1, 2e-3, 64, windows=None, epochs=20, budget_s=900, eval_every_s=90),
+    # batched by form so there is no padding, with gradient clipping. Within a fixed time the model
+    # is far from overfitting, so: no dropout, a narrower state (384) for more updates per second,
+    # and a learning rate annealed over the budget (cosine), which buys most of the final drop in loss.
+    "default": PoemConfig(
+        "gru", 256, 384, 2, 0.0, 3e-3, 32, windows=None, epochs=20, budget_s=900, eval_every_s=90, schedule="cosine"
+    ),
 }
 QUICK = {"budget_s": 4.0, "eval_every_s": 2.0}
 
@@ -113,6 +118,10 @@ def train(cfg: PoemConfig, train_poems, val_poems, vocab: Vocab, device, seed: i
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             seen, loss_sum = seen + 1, loss_sum + loss.item()
+            if cfg.schedule == "cosine":
+                progress = min(1.0, history.elapsed / cfg.budget_s)
+                for group in optimizer.param_groups:
+                    group["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
             out_of_time = history.elapsed >= cfg.budget_s
             if history.elapsed >= next_eval or out_of_time:
                 val = evaluate(model, val_poems, vocab, device)

@@ -203,9 +203,14 @@ def normalize_fashion(image: Image.Image) -> np.ndarray:
     A 28×28 image on a dark background is returned as is: Fashion-MNIST items touch the frame, and trimming and
     resizing them again would only blur them.
     """
-    original, background = _light_on_dark(_as_array(image))
+    raw = _as_array(image)
+    original, background = _light_on_dark(raw)
     values = np.clip(original - background, 0, None)
     if values.max() < MIN_CONTRAST:
+        if raw.shape == (SIDE, SIDE) and float(raw.max() - raw.min()) >= MIN_CONTRAST:
+            # An item filling the whole 28×28 frame (a few Fashion-MNIST shirts and bags): its border is the
+            # item, not background, so there is nothing to trim — it is already in the dataset's format.
+            return raw
         raise ImageInputError("the image contains no visible item")
     if is_already_model_format(original):
         return original.astype(np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.schemas import image_examples as ex
 
@@ -33,13 +33,13 @@ class ImageInput(BaseModel):
             raise ValueError("give exactly one of `pixels` or `image`")
         return self
 
-    @model_validator(mode="after")
-    def pixels_in_range(self) -> ImageInput:
-        if self.pixels is not None:
-            for i, value in enumerate(self.pixels):
-                if not 0.0 <= value <= 255.0:  # also false for NaN
-                    raise ValueError(f"pixel {i} is {value}, outside 0–255")
-        return self
+    @field_validator("pixels")
+    @classmethod
+    def pixels_in_range(cls, pixels: list[float] | None) -> list[float] | None:
+        for i, value in enumerate(pixels or ()):
+            if not 0.0 <= value <= 255.0:  # also false for NaN
+                raise ValueError(f"pixel {i} is {value}, outside 0–255")
+        return pixels
 
 
 class DigitPrediction(BaseModel):

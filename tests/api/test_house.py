@@ -109,7 +109,7 @@ def test_nan_in_raw_json_is_422(client):
 def test_empty_list_is_422_and_too_many_houses_413(client, tight_client):
     assert_error(client.post(PATH, json=[]), 422, "invalid_input", "the list of houses is empty")
     response = tight_client.post(PATH, json=[{}, {}, {}])
-    assert_error(response, 413, "too_large", "3 houses in one request; the limit is 2")
+    assert_error(response, 413, "too_large", "3 houses in one request; the limit is 2 (MAX_LIST_ITEMS)")
 
 
 def test_batch_answers_kaggle_submission_for_the_real_test_csv(batch_answer, kaggle_test):

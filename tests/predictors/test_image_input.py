@@ -300,3 +300,10 @@ def test_a_dark_object_on_a_white_canvas_becomes_light_on_black_with_longest_sid
 @pytest.mark.parametrize("colour", [0, 255])
 def test_a_blank_image_has_no_item(colour, size):
     _raises(422, "the image contains no visible item", normalize_fashion, Image.new("L", (size, size), colour))
+
+
+def test_fashion_items_filling_the_whole_frame_pass_through_unchanged():
+    """Some Fashion-MNIST items touch every edge: there is no background border to measure, nothing to trim."""
+    full_frame = read_image_csv(DATA / "fashion-mnist" / "fashion-mnist_test.csv")[0][[4494, 6618, 7898, 8320, 9595]]
+    for item in full_frame:
+        assert np.array_equal(normalize_fashion(Image.fromarray(item)), item.astype(np.float32))

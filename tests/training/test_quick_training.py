@@ -66,7 +66,8 @@ def test_quick_poem_model_steps_with_its_hidden_state(quick_runs):
     hidden = model.initial_hidden(2)
     logits, hidden = model(torch.tensor([[1, 5], [1, 6]]), hidden)
     assert logits.shape == (2, 2, vocab["size"])
-    assert hidden.shape == (2, 2, 512)
+    args = json.loads((quick_runs / "poem" / "meta.json").read_text(encoding="utf-8"))["architecture"]["args"]
+    assert hidden.shape == (args["num_layers"], 2, args["hidden_size"])
     # Feeding the two tokens one at a time gives the same logits as feeding them together.
     _, h = model(torch.tensor([[1], [1]]), model.initial_hidden(2))
     step2, _ = model(torch.tensor([[5], [6]]), h)
