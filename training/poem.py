@@ -162,7 +162,6 @@ def sample(model: CharRNN, vocab: Vocab, start: str, max_len: int = 64, temperat
 
 def main(argv: list[str] | None = None) -> None:
     args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    parser_budget = None if not args.epochs else args.epochs
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -172,8 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         train_poems, val_poems = train_poems[:2000], val_poems[:200]
         configs = {k: replace(c, **QUICK) for k, c in configs.items()}
-    if parser_budget:
-        configs[args.config] = replace(configs[args.config], epochs=parser_budget)
+    if args.epochs:  # an upper bound on passes over the data; the time budget still applies
+        configs[args.config] = replace(configs[args.config], epochs=args.epochs)
     vocab = Vocab.build(train_poems)
     print(f"{len(train_poems):,} training poems, {len(val_poems):,} validation poems, vocabulary {len(vocab):,}")
 
