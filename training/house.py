@@ -220,22 +220,22 @@ def main(argv: list[str] | None = None) -> None:
     folds = 2 if args.quick else 5
     results: dict[str, dict] = {}
     for name in dict.fromkeys(["course", args.config]):
-        cfg = configs[name]
-        print(f"== house: {name!r} recipe: {folds}-fold CV and the 80/20 holdout", flush=True)
-        cv = cross_validate(cfg, cv_data, device, args.seed, folds)
-        holdout = score(cfg, splits.train, splits.val, device, args.seed)
-        results[name] = {"cv_log_rmse": float(np.mean(cv)), "cv_folds": cv, "holdout_log_rmse": holdout}
-        print(
-            f"   {name}: CV log-RMSE {np.mean(cv):.4f} (folds {', '.join(f'{v:.4f}' for v in cv)}); "
-            f"80/20 holdout {holdout:.4f}",
-            flush=True,
-        )
+        print(f"== house: {name!r} recipe: {folds}-fold CV", flush=True)
+        cv = cross_validate(configs[name], cv_data, device, args.seed, folds)
+        results[name] = {"cv_log_rmse": float(np.mean(cv)), "cv_folds": cv}
+        print(f"   {name}: CV log-RMSE {np.mean(cv):.4f} (folds {', '.join(f'{v:.4f}' for v in cv)})", flush=True)
+    if args.config != "course":
+        results["course"]["holdout_log_rmse"] = score(configs["course"], splits.train, splits.val, device, args.seed)
 
     cfg = configs[args.config]
     history = History()
-    # The exported model is the one fitted on the 80 % split, so `make eval`'s holdout stays a holdout.
+    # The exported model is the one fitted on the 80 % split, so `make eval`'s holdout stays a holdout;
+    # its last validation point is the chosen recipe's holdout score (no second fit needed).
     print("== house: final fit on the 80 % split (curves against the 20 % holdout)", flush=True)
     model, spec = fit(cfg, splits.train, device, args.seed, history, splits.val)
+    results[args.config]["holdout_log_rmse"] = history.rows[-1]["val_log_rmse"]
+    for name, result in results.items():
+        print(f"   {name}: 80/20 holdout log-RMSE {result['holdout_log_rmse']:.4f}", flush=True)
     out_dir = args.out or MODELS_DIR / "house"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "preprocess.json").write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
