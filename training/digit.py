@@ -7,11 +7,9 @@ python -m training.digit --quick           # seconds, on a small slice (tests)
 
 from __future__ import annotations
 
-from training.common import base_parser
 from training.data.loaders import load_digits
-from training.data.manifest import dataset_checksums
 from training.data.mnist_like import DIGITS
-from training.image_training import IMAGE_INPUT_SPEC, Augment, ClassifierConfig, run_classifier_cli
+from training.image_training import IMAGE_INPUT_SPEC, Augment, ClassifierConfig, ImageTask, main_for
 
 TARGET_ACCURACY = 0.996
 CONFIGS = {
@@ -40,18 +38,19 @@ OUTPUT_SPEC = {
 }
 
 
+TASK = ImageTask(
+    name="digit",
+    configs=CONFIGS,
+    load=load_digits,
+    dataset=DIGITS,
+    output_spec=OUTPUT_SPEC,
+    input_spec=IMAGE_INPUT_SPEC,
+    target=TARGET_ACCURACY,
+)
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    run_classifier_cli(
-        name="digit",
-        args=args,
-        configs=CONFIGS,
-        data=load_digits(args.data_dir),
-        output_spec=OUTPUT_SPEC,
-        input_spec=IMAGE_INPUT_SPEC,
-        dataset_checksums=dataset_checksums(args.data_dir / DIGITS.name),
-        target=TARGET_ACCURACY,
-    )
+    main_for(TASK, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

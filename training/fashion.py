@@ -7,11 +7,9 @@ python -m training.fashion --quick           # seconds, on a small slice (tests)
 
 from __future__ import annotations
 
-from training.common import base_parser
 from training.data.loaders import load_fashion
-from training.data.manifest import dataset_checksums
 from training.data.mnist_like import FASHION
-from training.image_training import IMAGE_INPUT_SPEC, Augment, ClassifierConfig, run_classifier_cli
+from training.image_training import IMAGE_INPUT_SPEC, Augment, ClassifierConfig, ImageTask, main_for
 
 TARGET_ACCURACY = 0.940
 CLASSES_EN = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -45,18 +43,19 @@ INPUT_SPEC = {
 }
 
 
+TASK = ImageTask(
+    name="fashion",
+    configs=CONFIGS,
+    load=load_fashion,
+    dataset=FASHION,
+    output_spec=OUTPUT_SPEC,
+    input_spec=INPUT_SPEC,
+    target=TARGET_ACCURACY,
+)
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    run_classifier_cli(
-        name="fashion",
-        args=args,
-        configs=CONFIGS,
-        data=load_fashion(args.data_dir),
-        output_spec=OUTPUT_SPEC,
-        input_spec=INPUT_SPEC,
-        dataset_checksums=dataset_checksums(args.data_dir / FASHION.name),
-        target=TARGET_ACCURACY,
-    )
+    main_for(TASK, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

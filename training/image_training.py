@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tqdm import tqdm
 from training.common import (
     MODELS_DIR,
     History,
+    base_parser,
     describe_run,
     export_torchscript,
     param_count,
@@ -25,6 +27,8 @@ from training.common import (
 )
 from training.data.images import N_PIXELS
 from training.data.loaders import ImageSplits
+from training.data.manifest import dataset_checksums
+from training.data.mnist_like import ImageDatasetSpec
 from training.image_models import build_image_model
 
 
@@ -238,6 +242,34 @@ def run_classifier_cli(
     )
     print(f"saved {out_dir / 'model.pt'} (sha256 {meta['sha256'][:12]}…); test accuracy {ours['test_accuracy']:.4f}")
     return meta
+
+
+@dataclass(frozen=True)
+class ImageTask:
+    """Everything that differs between the digit and the fashion model."""
+
+    name: str
+    configs: dict[str, ClassifierConfig]
+    load: Callable[[Path], ImageSplits]
+    dataset: ImageDatasetSpec
+    output_spec: dict[str, Any]
+    input_spec: dict[str, Any]
+    target: float
+
+
+def main_for(task: ImageTask, description: str, argv: list[str] | None = None) -> dict[str, Any]:
+    """The command line of `python -m training.digit` / `training.fashion`."""
+    args = base_parser(description).parse_args(argv)
+    return run_classifier_cli(
+        name=task.name,
+        args=args,
+        configs=task.configs,
+        data=task.load(args.data_dir),
+        output_spec=task.output_spec,
+        input_spec=task.input_spec,
+        dataset_checksums=dataset_checksums(args.data_dir / task.dataset.name),
+        target=task.target,
+    )
 
 
 IMAGE_INPUT_SPEC = {
