@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv serve test data train eval lint format bench clean
+.PHONY: venv serve test data browser train eval lint format bench docs-assets clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ serve: $(STAMP)
 data: $(STAMP)
 	$(PY) -m training.data
 
-test: $(STAMP) data
+# The browser tests (Swagger UI offline) drive Debian's headless Chromium; installed here when missing.
+browser:
+	bash tools/ensure_chromium.sh
+
+test: $(STAMP) data browser
 	$(PY) -m pytest
 
 train: $(STAMP) data
@@ -44,6 +48,10 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.inference
 	$(PY) -m bench.serve
+
+# Re-vendor the Swagger UI / ReDoc files served at /docs and /redoc (pinned in tools/fetch_docs_assets.py).
+docs-assets: $(STAMP)
+	$(PY) -m tools.fetch_docs_assets
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import digit, fashion, health, house, metrics, models, poem
+from app.api.routes import digit, docs, fashion, health, house, metrics, models, poem
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
@@ -21,6 +22,7 @@ from app.models.service import ModelService
 
 DESCRIPTION = """Serving the four models of the course: handwritten digits (MNIST), Fashion-MNIST clothing,
 Kaggle house prices, and Tang poems. Every client error is a 4xx with `{"detail", "code"}`."""
+KEY_REFUSED = {401: {"description": "Missing or wrong X-API-Key (only when API_KEY is set)"}}
 logger = logging.getLogger("dlserve")
 
 
@@ -42,7 +44,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    app = FastAPI(title="dlserve", description=DESCRIPTION, version="0.3.0", lifespan=lifespan)
+    # docs_url/redoc_url off: the docs router serves both pages with local assets instead of a CDN's.
+    app = FastAPI(title="dlserve", description=DESCRIPTION, version="0.3.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # fmt: skip
     app.state.settings = settings
     app.state.metrics = Metrics()
     # Added last = outermost: the request id and metrics see every answer, 413s and CORS included.
@@ -54,9 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     protected = [Depends(require_api_key)]
     for module in (digit, fashion, house, poem):
-        app.include_router(module.router, dependencies=protected)
-    for module in (health, models, metrics):
+        app.include_router(module.router, dependencies=protected, responses=KEY_REFUSED)
+    for module in (health, models, metrics, docs):
         app.include_router(module.router)
+    app.mount(docs.STATIC_URL, StaticFiles(directory=docs.STATIC_DIR), name="static")
     return app
 
 
