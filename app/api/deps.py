@@ -10,11 +10,12 @@ from app.core.config import Settings
 from app.models.service import ModelService
 
 
-def get_settings(request: Request) -> Settings:
+# async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request for an attribute read.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_service(request: Request) -> ModelService:
+async def get_service(request: Request) -> ModelService:
     return request.app.state.service
 
 

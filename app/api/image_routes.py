@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request, Response
@@ -20,8 +21,10 @@ from app.api.inputs import (
     read_upload,
     validate,
 )
+from app.api.pixels import rows_from_bytes, rows_from_json
 from app.core.config import Settings
 from app.core.errors import ApiError
+from app.core.fast_json import FastJSONResponse
 from app.predictors.csv_input import parse_pixel_csv
 from app.predictors.image_input import ImageInputError, decode_image
 from app.schemas.common import one_or_many
@@ -53,6 +56,20 @@ def input_to_array(item: ImageInput, normalize: Normalize, settings: Settings, w
     )
 
 
+async def json_inputs_to_arrays(
+    payload: Any, normalize: Normalize, settings: Settings
+) -> tuple[list[np.ndarray], bool]:
+    """Full validation of a JSON body (any mix of `pixels` and `image`), with its 422s naming the item."""
+    items, single = as_items(validate(INPUTS, payload), limit=settings.max_list_items, noun="inputs")
+
+    def convert() -> list[np.ndarray]:
+        return [input_to_array(it, normalize, settings, "" if single else f"item {i}: ") for i, it in enumerate(items)]
+
+    if all(item.pixels is not None for item in items):
+        return convert(), single  # no decoding to do: not worth a thread hop
+    return await run_in_threadpool(convert), single  # images to decode: off the event loop
+
+
 def build_image_router(
     *,
     name: str,
@@ -63,32 +80,34 @@ def build_image_router(
 ) -> APIRouter:
     router = APIRouter(prefix=f"/predict/{name}", tags=[name])
 
-    async def predict(request: Request, service: ServiceDep, settings: SettingsDep):
+    async def predict(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
         classifier = service.predictor(name)
         kind = media_type(request)
-        if kind == "multipart/form-data":
+        if kind == "application/octet-stream":
+            arrays, single = rows_from_bytes(await request.body(), limit=settings.max_list_items)
+        elif kind == "multipart/form-data":
             data, _ = await read_upload(request, max_bytes=settings.max_image_bytes)
             arrays, single = [await run_in_threadpool(image_bytes_to_array, data, normalize, settings)], True
         elif kind in ("application/json", ""):
-            payload = validate(INPUTS, await read_json(request))
-            items, single = as_items(payload, limit=settings.max_list_items, noun="inputs")
-
-            def convert() -> list[np.ndarray]:
-                return [
-                    input_to_array(it, normalize, settings, "" if single else f"item {i}: ")
-                    for i, it in enumerate(items)
-                ]
-
-            arrays = await run_in_threadpool(convert)
+            payload = await read_json(request)
+            fast = rows_from_json(payload, limit=settings.max_list_items)
+            arrays, single = fast if fast is not None else await json_inputs_to_arrays(payload, normalize, settings)
         else:
-            raise ApiError(415, "unsupported_media_type", f"send application/json or multipart/form-data, not {kind}")
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                f"send application/json, application/octet-stream or multipart/form-data, not {kind}",
+            )
         request.state.model, request.state.batch_size = name, len(arrays)  # for the request log line
         answers = [classifier.describe(p) for p in await service.batcher(name).submit(arrays)]
-        return answers[0] if single else answers
+        # Rendered here rather than validated against the response model: the answers are built by
+        # describe() in that shape, and the model stays in the OpenAPI schema for clients.
+        return FastJSONResponse(answers[0] if single else answers)
 
     predict.__doc__ = (
         f"Classify {noun}: JSON `pixels` (a Kaggle row) or `image` (base64), an uploaded image file, "
-        "or a JSON list of inputs (answered with a list)."
+        "a JSON list of inputs (answered with a list), or `application/octet-stream`: N×784 raw uint8 "
+        "bytes, row-major 28×28 in Kaggle's pixel order (one answer for 784 bytes, a list for more)."
     )
     router.add_api_route(
         "",

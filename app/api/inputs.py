@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
+from app.core import fast_json
 from app.core.errors import ApiError, summarize, validation_errors
 
 
@@ -28,8 +28,8 @@ async def read_json(request: Request) -> Any:
     if not body:
         raise ApiError(422, "invalid_input", "the request body is empty; send JSON or upload a file")
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return fast_json.loads(body)
+    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from exc
 
 
@@ -84,7 +84,7 @@ def decode_base64(text: str, *, max_bytes: int) -> bytes:
 
 
 def file_body_openapi(json_schema: dict[str, Any], examples: dict[str, Any], description: str) -> dict[str, Any]:
-    """An OpenAPI requestBody offering JSON (with named examples) or a multipart file upload."""
+    """An OpenAPI requestBody offering JSON (with named examples), a multipart file upload, or raw pixel bytes."""
     return {
         "requestBody": {
             "required": True,
@@ -96,6 +96,14 @@ def file_body_openapi(json_schema: dict[str, Any], examples: dict[str, Any], des
                         "type": "object",
                         "properties": {"file": {"type": "string", "format": "binary", "description": "An image file"}},
                         "required": ["file"],
+                    }
+                },
+                "application/octet-stream": {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "N×784 uint8 pixels, row-major 28×28 in Kaggle's order (numpy: "
+                        "images.astype(np.uint8).tobytes()); one answer for 784 bytes, a list for more",
                     }
                 },
             },

@@ -135,7 +135,10 @@ def test_empty_body_is_422(client):
 def test_other_media_types_are_415(client):
     response = client.post(PATH, content=b"7", headers={"content-type": "text/plain"})
     assert_error(
-        response, 415, "unsupported_media_type", "send application/json or multipart/form-data, not text/plain"
+        response,
+        415,
+        "unsupported_media_type",
+        "send application/json, application/octet-stream or multipart/form-data, not text/plain",
     )
 
 

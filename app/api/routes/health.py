@@ -13,13 +13,13 @@ router = APIRouter(prefix="/health", tags=["health"])
 
 
 @router.get("/live")
-def read_liveness() -> dict[str, str]:
+async def read_liveness() -> dict[str, str]:
     """The process is up (it says nothing about the models)."""
     return {"status": "alive"}
 
 
 @router.get("/ready", responses={503: {"description": "At least one model is not loaded and warmed"}})
-def read_readiness(service: ServiceDep) -> JSONResponse:
+async def read_readiness(service: ServiceDep) -> JSONResponse:
     """200 only when every model is loaded and warmed; otherwise 503 naming the ones that are not, and why."""
     registry = service.registry
     models = {

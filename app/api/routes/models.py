@@ -32,13 +32,13 @@ def describe(service: ModelService, name: str, *, full: bool) -> dict[str, Any]:
 
 
 @router.get("")
-def read_models(service: ServiceDep) -> list[dict[str, Any]]:
+async def read_models(service: ServiceDep) -> list[dict[str, Any]]:
     """Every model: status, version, device, load time, metrics against the course baseline, sha256, input spec."""
     return [describe(service, name, full=False) for name in MODEL_NAMES]
 
 
 @router.get("/{name}", responses={404: {"description": "No such model"}})
-def read_model(name: str, service: ServiceDep) -> dict[str, Any]:
+async def read_model(name: str, service: ServiceDep) -> dict[str, Any]:
     """One model's full metadata (meta.json) with its status, device and load time."""
     if name not in MODEL_NAMES:
         raise ApiError(404, "not_found", f"no model named {name!r}; the models are {', '.join(MODEL_NAMES)}")
