@@ -34,9 +34,13 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._reject(send)
+        declared = next((value for key, value in scope["headers"] if key == b"content-length"), None)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_body_bytes:
+                await self._reject(send)
+                return
+            # The HTTP server delivers no more than a declared length: nothing left to count.
+            await self.app(scope, receive, send)
             return
         received = 0
         response_started = False

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     model_dir: Path = Field(Path("models"), description="Folder with one sub-folder per model (model.pt, meta.json).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run; auto = CUDA when available.")
     torch_threads: int = Field(0, ge=0, description="Torch intra-op CPU threads; 0 keeps torch's default.")
+    optimize_models: bool = Field(
+        True,
+        description="Freeze + optimize_for_inference at start-up, served only if it answers like the committed module.",
+    )
 
     # Server process (used by `python -m app`, the Docker image and `make serve`)
     host: str = Field("0.0.0.0", description="Interface to listen on.")

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from app.core.errors import ApiError
+from app.models.optimize import optimize_for_serving
 from training.data.manifest import sha256_file
 
 logger = logging.getLogger("dlserve.models")
@@ -40,6 +41,7 @@ class LoadedModel:
     side: dict[str, Any] | None  # the parsed side file (preprocess spec or vocab), if the model has one
     load_seconds: float  # verify + load + warm-up
     loaded_at: float = field(default_factory=time.time)
+    optimized: bool = False  # frozen + optimize_for_inference, checked against the committed module
 
     @property
     def version(self) -> str:
@@ -83,12 +85,21 @@ class ModelRegistry:
         self.failures: dict[str, str] = {}
         self.warmed: set[str] = set()
 
-    def load_all(self, model_dir: Path, device: torch.device, prepare: Callable[[LoadedModel], None]) -> None:
-        """Load every model; `prepare` builds its predictor and runs a warm-up inference."""
+    def load_all(
+        self,
+        model_dir: Path,
+        device: torch.device,
+        prepare: Callable[[LoadedModel], None],
+        *,
+        optimize: bool = False,
+    ) -> None:
+        """Load every model (optimized for inference if asked); `prepare` builds its predictor and warms it up."""
         for name in MODEL_NAMES:
             started = time.perf_counter()
             try:
                 loaded = load_model(name, Path(model_dir) / name, device)
+                if optimize:
+                    loaded.module, loaded.optimized = optimize_for_serving(name, loaded.module, loaded.side, device)
                 with torch.inference_mode():
                     prepare(loaded)
                 loaded.load_seconds = time.perf_counter() - started
@@ -100,10 +111,11 @@ class ModelRegistry:
             self.models[name] = loaded
             self.warmed.add(name)
             logger.info(
-                "model %s version %s on %s loaded and warmed in %.2f s",
+                "model %s version %s on %s loaded%s and warmed in %.2f s",
                 name,
                 loaded.version,
                 device,
+                ", optimized" if loaded.optimized else "",
                 loaded.load_seconds,
             )
 

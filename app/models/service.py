@@ -46,7 +46,7 @@ class ModelService:
                 predictor.warmup(loaded)
             service.predictors[loaded.name] = predictor
 
-        service.registry.load_all(settings.model_dir, service.device, prepare)
+        service.registry.load_all(settings.model_dir, service.device, prepare, optimize=settings.optimize_models)
         for name in ("digit", "fashion", "house"):
             if name in service.predictors:
                 batcher = MicroBatcher(

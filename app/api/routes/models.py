@@ -27,6 +27,7 @@ def describe(service: ModelService, name: str, *, full: bool) -> dict[str, Any]:
         "status": "ready",
         "device": str(loaded.device),
         "load_seconds": round(loaded.load_seconds, 3),
+        "optimized": loaded.optimized,
         **meta,
     }
 

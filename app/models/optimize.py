@@ -1,0 +1,112 @@
+"""Start-up optimization of the served TorchScript modules: freeze, then optimize_for_inference.
+
+`torch.jit.freeze` turns the weights into constants; `torch.jit.optimize_for_inference` then folds
+batch norms into convolutions, fuses operations and, on CPU, runs convolutions in oneDNN's
+layout. Measured on the committed models (`python -m bench.inference`, 2 threads): the digit
+and fashion CNNs run about 1.9× faster at batch 64 and the poem GRU about 1.1× faster per poem;
+the house MLP (0.02 ms a call) gains nothing, so it is served as committed.
+
+The committed model.pt stays the artefact of record. An optimized module is served only after
+it answers like the committed one on probe inputs — the same labels (argmax) and probabilities
+within 1e-4 — and if optimizing fails or differs, the committed module is served and a warning
+says why. The test suite checks the same parity on all 10,000 real test images of each classifier.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from app.schemas.image_examples import DIGIT_PIXELS, FASHION_PIXELS
+
+logger = logging.getLogger("dlserve.models")
+
+TOLERANCE = 1e-4
+POEM_PROBE_STEPS = 32
+OPTIMIZED_MODELS = ("digit", "fashion", "poem")  # house: measured no gain
+Outputs = Callable[[torch.jit.ScriptModule], list[torch.Tensor]]
+
+
+def image_probe(pixels: list[int], count: int = 64, seed: int = 0) -> torch.Tensor:
+    """A batch of real-looking inputs from one real dataset image: shifted, dimmed, inverted and noisy copies."""
+    rng = np.random.default_rng(seed)
+    base = np.asarray(pixels, dtype=np.float32).reshape(28, 28)
+    images = []
+    for i in range(count):
+        image = np.roll(base, (int(rng.integers(-3, 4)), int(rng.integers(-3, 4))), axis=(0, 1))
+        image = image * rng.uniform(0.4, 1.0)
+        if i % 4 == 3:
+            image = 255 - image
+        if i % 5 == 4:
+            image = image + rng.normal(0, 20, image.shape)
+        images.append(np.clip(image, 0, 255))
+    return torch.from_numpy(np.stack(images).astype(np.float32)).unsqueeze(1)
+
+
+def _classifier_outputs(images: torch.Tensor, device: torch.device) -> Outputs:
+    def outputs(module: torch.jit.ScriptModule) -> list[torch.Tensor]:
+        return [torch.softmax(module(images.to(device)).float(), dim=1).cpu()]
+
+    return outputs
+
+
+def _poem_outputs(vocab_size: int, device: torch.device) -> Outputs:
+    tokens = torch.randint(0, vocab_size, (1, POEM_PROBE_STEPS), generator=torch.Generator().manual_seed(0))
+
+    def outputs(module: torch.jit.ScriptModule) -> list[torch.Tensor]:
+        hidden = module.initial_hidden(1)
+        logits, hidden = module(tokens.to(device), hidden)
+        return [torch.softmax(logits.float(), dim=-1).reshape(-1, logits.shape[-1]).cpu(), hidden.float().cpu()]
+
+    return outputs
+
+
+def probe_outputs(name: str, side: dict | None, device: torch.device) -> Outputs | None:
+    """How to compare the committed and the optimized module of this model; None: not optimized."""
+    if name == "digit":
+        return _classifier_outputs(image_probe(DIGIT_PIXELS), device)
+    if name == "fashion":
+        return _classifier_outputs(image_probe(FASHION_PIXELS), device)
+    if name == "poem" and side is not None:
+        return _poem_outputs(len(side["tokens"]), device)
+    return None
+
+
+def difference(expected: list[torch.Tensor], actual: list[torch.Tensor]) -> str | None:
+    """Why two sets of outputs do not agree (labels or values past TOLERANCE), or None when they do."""
+    for want, got in zip(expected, actual, strict=True):
+        if want.shape != got.shape:
+            return f"output shape {tuple(got.shape)} instead of {tuple(want.shape)}"
+        if want.dim() == 2 and not torch.equal(want.argmax(dim=1), got.argmax(dim=1)):
+            changed = int((want.argmax(dim=1) != got.argmax(dim=1)).sum())
+            return f"{changed} of {len(want)} labels changed"
+        gap = float((want - got).abs().max())
+        if not gap <= TOLERANCE:  # also true for NaN
+            return f"outputs differ by up to {gap:.2e} (tolerance {TOLERANCE:.0e})"
+    return None
+
+
+def optimize_for_serving(
+    name: str, module: torch.jit.ScriptModule, side: dict | None, device: torch.device
+) -> tuple[torch.jit.ScriptModule, bool]:
+    """(the module to serve, whether it is the optimized one)."""
+    outputs = probe_outputs(name, side, device)
+    if name not in OPTIMIZED_MODELS or outputs is None:
+        return module, False
+    keep = ["initial_hidden"] if name == "poem" else []
+    try:
+        with torch.inference_mode():
+            expected = outputs(module)
+        frozen = torch.jit.freeze(module.eval(), preserved_attrs=keep)
+        optimized = torch.jit.optimize_for_inference(frozen, other_methods=keep)
+        with torch.inference_mode():
+            problem = difference(expected, outputs(optimized))
+    except Exception as exc:  # any failure of the optimizer leaves the committed module in service
+        problem = f"optimization failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+    if problem is not None:
+        logger.warning("model %s is served as committed, not optimized: %s", name, problem)
+        return module, False
+    return optimized, True
