@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv serve test data browser train eval lint format bench docs-assets clean
+.PHONY: venv serve test data browser train eval lint format bench bench-peers docs-assets clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.inference
 	$(PY) -m bench.serve
+
+# dlserve beside plain FastAPI, a naive server and LitServe, under wrk (Debian package `wrk`, not installed here).
+bench-peers: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m bench.peers
 
 # Re-vendor the Swagger UI / ReDoc files served at /docs and /redoc (pinned in tools/fetch_docs_assets.py).
 docs-assets: $(STAMP)

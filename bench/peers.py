@@ -184,8 +184,8 @@ def run_wrk(port: int, path: str, script: Path, connections: int, seconds: int, 
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50_ms": _ms(re.search(r"50%\s+(\S+)", output).group(1)),
-        "p99_ms": _ms(re.search(r"99%\s+(\S+)", output).group(1)),
+        "p50_ms": _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),
+        "p99_ms": _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),
         "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0),
         "cpu_ms_per_request": 1000 * cpu / max(total, 1),
     }

@@ -42,6 +42,8 @@ def rows_from_json(payload: Any, *, limit: int) -> tuple[list[np.ndarray], bool]
         values = np.array(rows, dtype=np.float64)  # float64, as pydantic checks: 255.00001 must not round to 255
     except (TypeError, ValueError, OverflowError):
         return None
+    if values.shape != (len(rows), PIXELS):  # [[0], [0], ...]: nested lists are not numbers
+        return None
     if not ((values >= 0.0) & (values <= 255.0)).all():  # also false for NaN
         return None
     return list(values.astype(np.float32).reshape(-1, SIDE, SIDE)), single

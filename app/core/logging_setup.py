@@ -19,7 +19,7 @@ import queue
 import threading
 from datetime import UTC, datetime
 from logging.handlers import QueueHandler
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -89,8 +89,11 @@ class BatchWriter:
             except Exception:  # one unprintable record must not stop the log
                 self.handler.handleError(record)
         if lines:
-            self.handler.stream.write("\n".join(lines) + "\n")
-            self.handler.flush()
+            try:
+                self.handler.stream.write("\n".join(lines) + "\n")
+                self.handler.flush()
+            except (OSError, ValueError):  # the stream is gone (closed at exit, a broken pipe): nowhere to write
+                pass
 
     def stop(self) -> None:
         self._stopped.set()
@@ -104,11 +107,11 @@ def _stop_writer() -> None:
         _writer = None
 
 
-def configure_logging(level: str, fmt: str) -> None:
-    """Route our loggers (and uvicorn's) through one queued handler in the chosen format."""
+def configure_logging(level: str, fmt: str, stream: TextIO | None = None) -> None:
+    """Route our loggers (and uvicorn's) through one queued handler in the chosen format, to stderr by default."""
     global _writer
     _stop_writer()
-    writer = logging.StreamHandler()
+    writer = logging.StreamHandler(stream)
     writer.setFormatter(
         JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )

@@ -68,3 +68,17 @@ def test_meta_that_is_not_json_is_reported(tmp_path):
     (broken / "house" / "meta.json").write_text("{not json", encoding="utf-8")
     with make_client(model_dir=broken) as client:
         assert_error(client.get("/health/ready"), 503, "not_ready", "house (meta.json is not valid JSON")
+
+
+def test_the_service_reports_which_models_are_optimized(client):
+    models = {m["name"]: m for m in client.get("/models").json()}
+    assert {name: m["optimized"] for name, m in models.items()} == {
+        "digit": True, "fashion": True, "house": False, "poem": True,
+    }  # fmt: skip
+
+
+def test_start_up_objects_are_frozen_out_of_the_garbage_collectors_way(client):
+    # client has run the lifespan: the models, jieba's dictionary and the rest are now permanent.
+    import gc
+
+    assert gc.get_freeze_count() > 100_000

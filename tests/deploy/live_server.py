@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -55,6 +57,21 @@ class LiveServer:
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_entries(self) -> list[dict]:
+        """The JSON lines of the log so far."""
+        return [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
+
+    def wait_for_log_entry(self, wanted: Callable[[dict], bool], timeout: float = 5.0) -> dict:
+        """The first JSON log line for which `wanted` is true; lines are written in batches, so wait a little."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            found = [entry for entry in self.log_entries() if wanted(entry)]
+            if found:
+                return found[0]
+            if time.perf_counter() > deadline:
+                raise AssertionError(f"no such log line after {timeout} s:\n{self.log()[-3000:]}")
+            time.sleep(0.05)
 
     def terminate(self) -> int:
         self.process.send_signal(signal.SIGTERM)

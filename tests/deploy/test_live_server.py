@@ -1,7 +1,7 @@
 """The service as deployed: a real uvicorn process, its metrics, logs, API key and graceful shutdown."""
 
-import json
 import re
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,8 +57,7 @@ def test_request_id_round_trip_and_json_log_line(server):
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
     forged = httpx.get(f"{server.url}/health/live", headers={"X-Request-ID": "bad id <script>"}).headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", forged)  # unsafe ids are replaced, not logged
-    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
-    entry = next(e for e in lines if e.get("request_id") == "trace-abc.123")
+    entry = server.wait_for_log_entry(lambda e: e.get("request_id") == "trace-abc.123")
     assert entry["method"] == "POST" and entry["path"] == "/predict/digit" and entry["status"] == 200
     assert entry["model"] == "digit" and entry["batch_size"] == 1 and entry["duration_ms"] > 0
 
@@ -79,6 +78,28 @@ def test_metrics_expose_requests_latency_inference_batches_queue_models_and_devi
     for name in ("digit", "fashion", "house", "poem"):
         assert metric(after, "dlserve_model_loaded", model=name) == 1.0
     assert metric(after, "dlserve_device_info", device="cpu") == 1.0
+
+
+def test_a_client_that_leaves_mid_body_is_one_info_line_and_a_499_not_an_error(server):
+    before = httpx.get(f"{server.url}/metrics").text
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:
+        conn.sendall(
+            b"POST /predict/digit HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            + f"X-API-Key: {API_KEY}\r\nX-Request-ID: gone-halfway\r\nContent-Length: 5000\r\n\r\n".encode()
+            + b'{"pixels": [0, 0, 0,'
+        )
+        time.sleep(0.2)  # the server is now waiting for the rest of the body
+    entry = server.wait_for_log_entry(lambda e: e.get("request_id") == "gone-halfway")
+    assert (entry["level"], entry["status"], entry["path"]) == ("info", 499, "/predict/digit")
+    time.sleep(0.2)
+    log = server.log()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log
+    assert [e for e in server.log_entries() if e["level"] == "error"] == []
+    after = httpx.get(f"{server.url}/metrics").text
+    closed = {"endpoint": "/predict/digit", "method": "POST", "status": "499"}
+    assert metric(after, "dlserve_requests_total", **closed) == metric(before, "dlserve_requests_total", **closed) + 1
+    failed = {"endpoint": "/predict/digit", "method": "POST", "status": "500"}
+    assert metric(after, "dlserve_requests_total", **failed) == 0
 
 
 def test_sigterm_during_a_burst_answers_every_request_and_exits_0(tmp_path):
