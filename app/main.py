@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +15,7 @@ from app.core.body_limit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging_setup import configure_logging
+from app.core.memory import settle_after_start_up
 from app.core.metrics import Metrics
 from app.core.request_context import RequestContextMiddleware
 from app.core.security import require_api_key
@@ -43,11 +43,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     service = await ModelService.start(settings, app.state.metrics)
     app.state.service = service
-    # Start-up leaves millions of long-lived objects (jieba's dictionary, torch, pandas). Every full
-    # collection would walk them all — measured: up to 159 ms each, 15 times in 8 s of load, which
-    # was the whole p99 tail. Frozen, the collector skips them; garbage made while serving is still collected.
-    gc.collect()
-    gc.freeze()
+    settle_after_start_up()  # freeze start-up objects out of the collector's way; give freed memory back
     try:
         yield
     finally:

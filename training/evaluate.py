@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from app.predictors.house_features import transform
 from training.data.images import read_image_csv
 from training.data.loaders import load_house, load_poems
 from training.data.manifest import sha256_file
 from training.data.mnist_like import DIGITS, FASHION, ImageDatasetSpec
-from training.house_preprocess import TARGET, transform
+from training.house_preprocess import TARGET
 from training.poem import evaluate as poem_cross_entropy
 from training.poem_model import Vocab
 

@@ -21,6 +21,7 @@ from sklearn.model_selection import KFold
 from torch import nn
 from tqdm import tqdm
 
+from app.predictors.house_features import transform
 from training.common import (
     MODELS_DIR,
     History,
@@ -34,7 +35,7 @@ from training.common import (
 )
 from training.data.loaders import HOUSE_SPLIT_SEED, load_house
 from training.data.manifest import dataset_checksums
-from training.house_preprocess import TARGET, export_spec, fit_preprocessor, sklearn_transform, transform
+from training.house_preprocess import TARGET, export_spec, fit_preprocessor, sklearn_transform
 
 TARGET_CV_LOG_RMSE = 0.120
 # Kaggle's data documentation itself recommends removing these: huge, partial-sale houses sold cheap.

@@ -2,13 +2,13 @@
 
 Training fits a scikit-learn ColumnTransformer on the training rows only; `export_spec` turns
 the fitted transformer into JSON-able data (column order, fill values, means, scales, category
-lists) and `transform` applies that data with NumPy. The server uses `transform` with the JSON
-file — no pickle, no scikit-learn — and a test checks it reproduces the sklearn output to 1e-6.
+lists) and `transform` (app/predictors/house_features.py, which the server owns) applies that
+data with NumPy — no pickle, no scikit-learn at serving time — and a test checks it reproduces
+the sklearn output to 1e-6.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -18,20 +18,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+# Serving owns the transform (it runs for every request); training fits what it applies.
+from app.predictors.house_features import MISSING_CATEGORY, category_text
+
 ID, TARGET = "Id", "SalePrice"
-MISSING_CATEGORY = "NaN"  # the course's constant for a missing category: it becomes its own one-hot column
 SKEW_THRESHOLD = 0.75
 # Coded as numbers in Kaggle's file but categories in meaning (e.g. MSSubClass 20 = "1-STORY 1946 & NEWER").
 CATEGORICAL_CODES = ("MSSubClass",)
-
-
-def category_text(value: Any) -> str:
-    """The string form of a categorical value: 20, 20.0 and "20" are the same category."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING_CATEGORY
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def split_columns(frame: pd.DataFrame, categorical_codes: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -106,25 +99,3 @@ def export_spec(transformer: ColumnTransformer) -> dict[str, Any]:
     spec["n_features"] = len(spec["numeric"]) + sum(len(c["categories"]) for c in spec["categorical"])
     spec["columns"] = [c["name"] for c in spec["numeric"]] + [c["name"] for c in spec["categorical"]]
     return spec
-
-
-def transform(spec: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
-    """Apply an exported spec to rows keyed by Kaggle's column names (missing columns count as missing values)."""
-    n = len(frame)
-    blocks = []
-    for col in spec["numeric"]:
-        raw = pd.to_numeric(frame[col["name"]], errors="raise") if col["name"] in frame else pd.Series([np.nan] * n)
-        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
-        if col["log1p"]:
-            values = np.log1p(values)
-        values = np.where(np.isnan(values), col["fill"], values)
-        blocks.append(((values - col["mean"]) / col["scale"])[:, None])
-    for col in spec["categorical"]:
-        texts = [category_text(v) for v in frame[col["name"]].tolist()] if col["name"] in frame else ["NaN"] * n
-        index = {c: i for i, c in enumerate(col["categories"])}
-        onehot = np.zeros((n, len(col["categories"])))
-        for row, text in enumerate(texts):
-            if text in index:  # an unseen category leaves the row all zeros, as OneHotEncoder(ignore) does
-                onehot[row, index[text]] = 1.0
-        blocks.append(onehot)
-    return np.hstack(blocks) if blocks else np.zeros((n, 0))

@@ -1,6 +1,6 @@
 """Plain-Python house-price prediction: Kaggle-named columns → preprocess.json → model → dollars.
 
-The preprocessing is `training.house_preprocess.transform`, the very function whose output
+The preprocessing is `app.predictors.house_features.transform`, the very function whose output
 training checked against scikit-learn: serving cannot drift from training.
 """
 
@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from app.models.registry import LoadedModel
-from training.house_preprocess import transform
+from app.predictors.house_features import transform
 
 
 class HousePricer:

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
+from app.predictors.house_features import transform
 from app.schemas.house import EXAMPLE
 from tests.api.conftest import DATA, MODELS, assert_error
 from tests.api.helpers import csv_bytes, model_version, post_json_text, read_csv_answer, upload
-from training.house_preprocess import transform
 
 PATH = "/predict/house-price"
 BATCH = "/predict/house-price/batch"

@@ -75,8 +75,8 @@ def test_quick_poem_model_steps_with_its_hidden_state(quick_runs):
 
 
 def test_quick_house_model_predicts_log_prices_from_preprocess_json(quick_runs):
+    from app.predictors.house_features import transform
     from training.data.loaders import load_house
-    from training.house_preprocess import transform
 
     spec = json.loads((quick_runs / "house" / "preprocess.json").read_text(encoding="utf-8"))
     model = torch.jit.load(str(quick_runs / "house" / "model.pt"), map_location="cpu")
