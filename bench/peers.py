@@ -276,14 +276,49 @@ def missing_tools() -> list[str]:
     return missing
 
 
+# `--sweep`: what each setting a user might turn does to dlserve's JSON digit throughput here.
+SWEEP = {
+    "defaults": {},
+    "WORKERS=2": {"WORKERS": "2"},
+    "TORCH_THREADS=1": {"TORCH_THREADS": "1"},
+    "MAX_BATCH_SIZE=32": {"MAX_BATCH_SIZE": "32"},
+    "MAX_BATCH_SIZE=128": {"MAX_BATCH_SIZE": "128"},
+    "MAX_WAIT_MS=0": {"MAX_WAIT_MS": "0"},
+    "BATCHING=false": {"BATCHING": "false"},
+    "OPTIMIZE_MODELS=false": {"OPTIMIZE_MODELS": "false"},
+    "LOG_LEVEL=warning": {"LOG_LEVEL": "warning"},
+}
+
+
+def sweep(seconds: int, warmup: int, folder: Path) -> None:
+    script = wrk_script(folder, "json", json.dumps({"pixels": DIGIT_PIXELS}).encode(), "application/json")
+    print("| dlserve setting | req/s at 64 connections | p50 ms | p99 ms | errors | vs defaults |")
+    print("|---|---:|---:|---:|---:|---:|")
+    baseline = None
+    for label, env in SWEEP.items():
+        peer = Peer(f"dlserve {label}", [sys.executable, "-m", "app"], "/health/ready", {"HOST": "127.0.0.1", **env})
+        print(f"… {label}", file=sys.stderr, flush=True)
+        with running(peer, folder) as (process, port, _):
+            run_wrk(port, "/predict/digit", script, 64, warmup, process.pid)
+            numbers = run_wrk(port, "/predict/digit", script, 64, seconds, process.pid)
+        baseline = baseline or numbers["requests_per_s"]
+        print(f"| {label} | {numbers['requests_per_s']:.0f} | {numbers['p50_ms']:.1f} | {numbers['p99_ms']:.1f} "
+              f"| {numbers['errors']} | {numbers['requests_per_s'] / baseline:.2f}× |", flush=True)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="each wrk run (default 10)")
     parser.add_argument("--warmup", type=int, default=3, help="wrk warm-up before measuring each server")
+    parser.add_argument("--sweep", action="store_true", help="instead: dlserve alone under each setting in SWEEP")
     args = parser.parse_args(argv)
     if missing := missing_tools():
         print("missing: " + "; ".join(missing), file=sys.stderr)
         return 2
+    if args.sweep:
+        with tempfile.TemporaryDirectory() as tmp:
+            sweep(args.seconds, args.warmup, Path(tmp))
+        return 0
     digit_json = json.dumps({"pixels": DIGIT_PIXELS}).encode()
     digit_bytes = np.asarray(DIGIT_PIXELS, dtype=np.uint8).tobytes()
     results: list[Result] = []

@@ -122,13 +122,18 @@ class MicroBatcher:
         wait = self.max_wait_s if (not self._queue.empty() or self._last_batch_jobs > 1) else 0.0
         deadline = asyncio.get_running_loop().time() + wait
         while count < self.max_batch_size:
-            remaining = deadline - asyncio.get_running_loop().time()
-            try:
-                job = (
-                    self._queue.get_nowait() if remaining <= 0 else await asyncio.wait_for(self._queue.get(), remaining)
-                )
-            except (TimeoutError, asyncio.QueueEmpty):
-                break
+            # What is already queued is taken at once: wait_for wraps each get in a task of its own,
+            # too dear to pay per request under load; it is used only to wait for the queue to fill.
+            if not self._queue.empty():
+                job = self._queue.get_nowait()
+            else:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
             jobs.append(job)
             count += len(job.items)
         self._last_batch_jobs = len(jobs)

@@ -2,9 +2,9 @@
 
 `torch.jit.freeze` turns the weights into constants; `torch.jit.optimize_for_inference` then folds
 batch norms into convolutions, fuses operations and, on CPU, runs convolutions in oneDNN's
-layout. Measured on the committed models (`python -m bench.inference`, 2 threads): the digit
-and fashion CNNs run about 1.9× faster at batch 64 and the poem GRU about 1.1× faster per poem;
-the house MLP (0.02 ms a call) gains nothing, so it is served as committed.
+layout. Measured on the committed models (`python -m bench.inference`, 2 CPU threads; table in
+the README): the digit and fashion CNNs run 1.5–2.3× faster at batch 64 and the poem GRU about
+1.06× faster per poem; the house MLP (0.02 ms a call) gains nothing, so it is served as committed.
 
 The committed model.pt stays the artefact of record. An optimized module is served only after
 it answers like the committed one on probe inputs — the same labels (argmax) and probabilities
