@@ -13,16 +13,15 @@ and the single log line record.
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.logging_setup import log_access
 from app.core.metrics import Metrics
 
-logger = logging.getLogger("dlserve.access")
 # A client's own id is echoed only if it is short and plain, so it cannot forge log lines.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 CLIENT_CLOSED_REQUEST = 499
@@ -66,11 +65,10 @@ class RequestContextMiddleware:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"  # the template, never the raw path
             self.metrics.observe_request(endpoint, scope["method"], status, duration)
-            if logger.isEnabledFor(logging.INFO):
-                state = scope["state"]
-                logger.info(
-                    "%s %s %s %.1f ms", scope["method"], scope["path"], status, duration * 1000,
-                    extra={"request_id": request_id, "method": scope["method"], "path": scope["path"],
-                           "status": status, "duration_ms": round(duration * 1000, 2), "model": state.get("model"),
-                           "batch_size": state.get("batch_size")},
-                )  # fmt: skip
+            state, method, path = scope["state"], scope["method"], scope["path"]
+            log_access(
+                f"{method} {path} {status} {duration * 1000:.1f} ms",
+                {"request_id": request_id, "method": method, "path": path, "status": status,
+                 "duration_ms": round(duration * 1000, 2), "model": state.get("model"),
+                 "batch_size": state.get("batch_size")},
+            )  # fmt: skip

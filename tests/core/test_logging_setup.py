@@ -63,3 +63,26 @@ def test_many_records_are_written_in_few_writes(stderr):
     lines = stderr.getvalue().splitlines()
     assert len(lines) == 500 and lines[-1].endswith("INFO dlserve: line 499")
     assert len(writes) < 50  # batched: not one write (and one GIL hand-over) per record
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_an_access_line_reads_exactly_like_the_same_record_logged_the_plain_way(stderr, fmt):
+    logging_setup.configure_logging("info", fmt, stderr)
+    fields = {"request_id": "r1", "method": "GET", "path": "/x", "status": 200, "duration_ms": 1.5, "model": None}
+    logging.getLogger("dlserve.access").info("GET /x 200 1.5 ms", extra=fields)
+    logging_setup.log_access("GET /x 200 1.5 ms", fields)
+    logging_setup._stop_writer()
+    plain, fast = stderr.getvalue().splitlines()
+    if fmt == "json":
+        plain, fast = json.loads(plain), json.loads(fast)
+        assert plain.pop("time")[:19] == fast.pop("time")[:19]  # the same second
+    else:
+        plain, fast = plain.split(" ", 2)[2], fast.split(" ", 2)[2]  # after the date and time
+    assert fast == plain
+
+
+def test_access_lines_follow_the_access_loggers_level(stderr):
+    logging_setup.configure_logging("warning", "json", stderr)
+    logging_setup.log_access("GET /x 200 1.5 ms", {"status": 200})
+    logging_setup._stop_writer()
+    assert stderr.getvalue() == ""
