@@ -5,7 +5,7 @@ In one run, on this machine, with the project's own `models/digit/model.pt` and 
 
   (a) plain FastAPI, no model: the same body parsed as `list[float]` — the framework's ceiling;
   (b) naive FastAPI: one forward pass per request, no batching (bench/peer_servers/naive_fastapi.py);
-  (c) LitServe with its dynamic batching, 64 items / 5 ms like dlserve (bench/peer_servers/litserve_digit.py);
+  (c) LitServe with its dynamic batching, 32 items / 5 ms (bench/peer_servers/litserve_digit.py);
   (d) dlserve exactly as `make serve` starts it (`python -m app`, default settings), by JSON and by
       raw bytes (`application/octet-stream`);
 
@@ -28,7 +28,6 @@ import platform
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -195,20 +194,12 @@ def model_only_poem_ms(repeat: int) -> float:
     """p50 of a 4×7 poem sampled by bench/inference.py's loop: the model alone, no HTTP."""
     import torch
 
-    from bench.inference import _poem_generator
+    from bench.inference import _poem_generator, _time
 
     model = torch.jit.load(str(ROOT / "models" / "poem" / "model.pt"), map_location="cpu").eval()
     vocab = json.loads((ROOT / "models" / "poem" / "vocab.json").read_text(encoding="utf-8"))
-    generate = _poem_generator(model, vocab)
     with torch.inference_mode():
-        for _ in range(3):
-            generate()
-        samples = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            generate()
-            samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+        return _time(_poem_generator(model, vocab), repeat)[0]
 
 
 def peers(python: str) -> list[Peer]:
@@ -281,9 +272,9 @@ SWEEP = {
     "defaults": {},
     "WORKERS=2": {"WORKERS": "2"},
     "TORCH_THREADS=1": {"TORCH_THREADS": "1"},
-    "MAX_BATCH_SIZE=32": {"MAX_BATCH_SIZE": "32"},
-    "MAX_BATCH_SIZE=128": {"MAX_BATCH_SIZE": "128"},
-    "MAX_WAIT_MS=0": {"MAX_WAIT_MS": "0"},
+    "MAX_BATCH_SIZE=16": {"MAX_BATCH_SIZE": "16"},
+    "MAX_BATCH_SIZE=64": {"MAX_BATCH_SIZE": "64"},
+    "MAX_WAIT_MS=5": {"MAX_WAIT_MS": "5"},
     "BATCHING=false": {"BATCHING": "false"},
     "OPTIMIZE_MODELS=false": {"OPTIMIZE_MODELS": "false"},
     "LOG_LEVEL=warning": {"LOG_LEVEL": "warning"},

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
 
     # Micro-batching of classification and regression requests
     batching: bool = Field(True, description="Gather concurrent requests into one forward pass (off: one each).")
-    max_batch_size: int = Field(64, ge=1, le=4096, description="Most items in one batched forward pass.")
+    # 32, not 64: on two cores a half-size batch lets the event loop read the next requests while the
+    # model runs this one (measured, 64 clients: 2,730-2,800 vs 2,340-2,550 requests/s).
+    max_batch_size: int = Field(32, ge=1, le=4096, description="Most items in one batched forward pass.")
     # 0 = batch whatever queued while the model was busy, as Triton's dynamic batcher does by default:
     # measured here, a 5 ms wait made 16 clients 1.7x slower (each batch idled for company that never
     # came) and gained nothing at 64. A GPU, where a bigger batch costs almost nothing more, may want 2-5.
