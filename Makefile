@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv serve test data browser train eval lint format bench bench-peers docs-assets clean
+.PHONY: venv serve test data browser train eval lint format bench bench-peers fuzz docs-assets clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.inference
 	$(PY) -m bench.serve
+
+# Long schema-driven fuzzing (make test runs 25 cases per operation); a failure prints its Hypothesis seed.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest tests/fuzz --hypothesis-show-statistics
 
 # dlserve beside plain FastAPI, a naive server and LitServe, under wrk (Debian package `wrk`, not installed here).
 bench-peers: $(STAMP)

@@ -20,6 +20,7 @@ from app.core.metrics import Metrics
 from app.core.request_context import RequestContextMiddleware
 from app.core.security import require_api_key
 from app.models.service import ModelService
+from app.schemas.common import error_responses
 
 DESCRIPTION = """Serving the four models of the course: handwritten digits (MNIST), Fashion-MNIST clothing,
 Kaggle house prices, and Tang poems. Every client error is a 4xx with `{"detail", "code"}`."""
@@ -33,7 +34,8 @@ TAGS = [
     {"name": "models", "description": "What is loaded, with its quality and checksum"},
     {"name": "operations", "description": "Prometheus metrics"},
 ]
-KEY_REFUSED = {401: {"description": "Missing or wrong X-API-Key (only when API_KEY is set)"}}
+# What any prediction or generation can answer besides 200, documented with the one error shape.
+PREDICTION_ERRORS = error_responses(400, 401, 413, 415, 422, 503)
 logger = logging.getLogger("dlserve")
 
 
@@ -73,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     protected = [Depends(require_api_key)]
     for module in (digit, fashion, house, poem):
-        app.include_router(module.router, dependencies=protected, responses=KEY_REFUSED)
+        app.include_router(module.router, dependencies=protected, responses=PREDICTION_ERRORS)
     app.include_router(docs.router)
     app.mount(docs.STATIC_URL, StaticFiles(directory=docs.STATIC_DIR), name="static")
     return app

@@ -89,8 +89,9 @@ def build_image_router(
             data, _ = await read_upload(request, max_bytes=settings.max_image_bytes)
             arrays, single = [await run_in_threadpool(image_bytes_to_array, data, normalize, settings)], True
         elif kind in ("application/json", ""):
+            body = await request.body()
             payload = await read_json(request)
-            fast = rows_from_json(payload, limit=settings.max_list_items)
+            fast = rows_from_json(payload, limit=settings.max_list_items, body=body)
             arrays, single = fast if fast is not None else await json_inputs_to_arrays(payload, normalize, settings)
         else:
             raise ApiError(
@@ -116,11 +117,6 @@ def build_image_router(
         name=f"predict_{name}",
         response_model=answer | list[answer],
         openapi_extra=file_body_openapi(INPUT_SCHEMA, examples, f"{noun[0].upper()}{noun[1:]}, or a list of them"),
-        responses={
-            413: {"description": "Input over a configured limit"},
-            422: {"description": "Invalid input"},
-            503: {"description": "Model down or busy"},
-        },
     )
 
     async def predict_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:

@@ -3,10 +3,8 @@
 Validating `{"pixels": [784 numbers]}` with pydantic costs 784 Python-level checks per image,
 which under load is most of what the server's one event-loop thread does. Here a well-formed
 body is converted and range-checked by numpy in one step. Anything this lane does not accept —
-a wrong key, a wrong length, a value out of range, text, null — is handed back (None) to the full
-pydantic validation, so every bad input still gets exactly the same clear 422 as before. numpy
-converts exactly what pydantic's lax `float` accepts (numbers, booleans, numeric strings), so a
-body accepted here gives the same values as one accepted there.
+a wrong key, a wrong length, a value out of range, text, a boolean, null — is handed back (None)
+to the full pydantic validation, so every bad input still gets exactly the same clear 422.
 
 The binary lane (`application/octet-stream`) takes N×784 raw uint8 bytes, row-major 28×28 in
 Kaggle's pixel order: no parsing at all.
@@ -24,8 +22,14 @@ SIDE = 28
 PIXELS = SIDE * SIDE
 
 
-def rows_from_json(payload: Any, *, limit: int) -> tuple[list[np.ndarray], bool] | None:
-    """(28×28 float32 images, was_single) for `{"pixels": [...]}` or a list of them, all valid; else None."""
+def rows_from_json(payload: Any, *, limit: int, body: bytes = b"") -> tuple[list[np.ndarray], bool] | None:
+    """(28×28 float32 images, was_single) for `{"pixels": [...]}` or a list of them, all valid; else None.
+
+    `body` is the raw JSON: a `true` or `false` in it means booleans among the pixels, which numpy
+    would silently read as 1 and 0 (and cannot tell apart afterwards), so validation must see them.
+    """
+    if b"true" in body or b"false" in body:
+        return None
     single = type(payload) is dict
     items = [payload] if single else payload
     if type(items) is not list or not 0 < len(items) <= limit:
@@ -39,11 +43,12 @@ def rows_from_json(payload: Any, *, limit: int) -> tuple[list[np.ndarray], bool]
             return None
         rows.append(pixels)
     try:
-        values = np.array(rows, dtype=np.float64)  # float64, as pydantic checks: 255.00001 must not round to 255
-    except (TypeError, ValueError, OverflowError):
+        values = np.array(rows)  # numbers only give an integer or float array; text, null or lists do not
+    except ValueError:  # ragged nesting
         return None
-    if values.shape != (len(rows), PIXELS):  # [[0], [0], ...]: nested lists are not numbers
+    if values.dtype.kind not in "iuf" or values.shape != (len(rows), PIXELS):
         return None
+    values = values.astype(np.float64, copy=False)  # as pydantic checks: 255.00001 must not round to 255
     if not ((values >= 0.0) & (values <= 255.0)).all():  # also false for NaN
         return None
     return list(values.astype(np.float32).reshape(-1, SIDE, SIDE)), single

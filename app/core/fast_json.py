@@ -19,7 +19,11 @@ def loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(body)  # NaN/Infinity, or the same error with the standard library's wording
+    except RecursionError as exc:  # orjson stops at 1,024 levels; the standard library would overflow the stack
+        raise ValueError("nested too deeply") from exc
 
 
 class FastJSONResponse(Response):

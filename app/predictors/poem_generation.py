@@ -29,6 +29,9 @@ from training.poem_model import BOS, SPECIALS
 COMMA, PERIOD = "，", "。"
 LINE_LENGTHS = (5, 7)
 MAX_LINES = 16
+# Below 0.05 sampling is already all but greedy; far below, `logits / temperature` overflows to
+# inf and the sampling distribution to NaN (a fuzzer found 6.6e-153 → 500). Hence a floor, not just > 0.
+MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 5.0
 SEED_LIMIT = 2**32  # fresh seeds stay well inside JSON's exact-integer range so a browser can send them back
 
@@ -117,8 +120,10 @@ class PoemGenerator:
             raise PoemInputError(f"line_length must be 5 or 7, got {spec.line_length}")
         if not 1 <= spec.line_num <= MAX_LINES:
             raise PoemInputError(f"line_num must be between 1 and {MAX_LINES}, got {spec.line_num}")
-        if not 0 < spec.temperature <= MAX_TEMPERATURE:  # also refuses NaN
-            raise PoemInputError(f"temperature must be above 0 and at most {MAX_TEMPERATURE}, got {spec.temperature}")
+        if not MIN_TEMPERATURE <= spec.temperature <= MAX_TEMPERATURE:  # also refuses NaN
+            raise PoemInputError(
+                f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}, got {spec.temperature}"
+            )
         if spec.top_k < 1:
             raise PoemInputError(f"top_k must be at least 1, got {spec.top_k}")
         if spec.seed is not None and not 0 <= spec.seed < 2**64:

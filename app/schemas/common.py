@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Discriminator, Tag
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 ONE, MANY = "one", "many"
 
@@ -23,3 +23,31 @@ def one_or_many(model: type) -> Any:
         Annotated[model, Tag(ONE)] | Annotated[list[model], Tag(MANY)],
         Discriminator(_one_or_many),
     ]
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where in the request, e.g. `pixels.3` or `body`")
+    message: str = Field(description="What is wrong with it")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: what is wrong, and a stable code to branch on."""
+
+    detail: str = Field(description="What is wrong, for a person")
+    code: str = Field(description="Stable machine-readable code, e.g. invalid_input, too_large, queue_full")
+    errors: list[FieldError] | None = Field(None, description="Validation errors, one per field (422 only)")
+
+
+_MEANINGS = {
+    400: "Malformed body: not JSON, or a broken multipart form",
+    401: "Missing or wrong X-API-Key (only when API_KEY is set)",
+    413: "Input over a configured limit (body, image, list or CSV size)",
+    415: "Unsupported Content-Type",
+    422: "Invalid input: the detail says what and where",
+    503: "Model down, or its queue full (then with Retry-After)",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, all with the ErrorBody shape."""
+    return {code: {"model": ErrorBody, "description": _MEANINGS[code]} for code in codes}

@@ -9,106 +9,19 @@ one never seen in training is accepted and ignored, as in training.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-# (Kaggle column, type, description). Types: "area"/"count" = non-negative number, "year", "month",
-# "rating" = 1–10, "code" = MSSubClass's numeric dwelling code, "text" = category.
-COLUMNS: list[tuple[str, str, str]] = [
-    ("MSSubClass", "code", "Dwelling type code (20 = 1-story 1946+, 60 = 2-story 1946+, …); a category"),
-    ("MSZoning", "text", "General zoning (RL, RM, FV, RH, C (all))"),
-    ("LotFrontage", "area", "Linear feet of street connected to the property"),
-    ("LotArea", "area", "Lot size in square feet"),
-    ("Street", "text", "Road access (Pave, Grvl)"),
-    ("Alley", "text", "Alley access (Grvl, Pave; missing = none)"),
-    ("LotShape", "text", "Lot shape (Reg, IR1, IR2, IR3)"),
-    ("LandContour", "text", "Flatness (Lvl, Bnk, HLS, Low)"),
-    ("Utilities", "text", "Utilities available (AllPub, NoSeWa)"),
-    ("LotConfig", "text", "Lot configuration (Inside, Corner, CulDSac, FR2, FR3)"),
-    ("LandSlope", "text", "Slope (Gtl, Mod, Sev)"),
-    ("Neighborhood", "text", "Ames neighborhood (NAmes, CollgCr, OldTown, …)"),
-    ("Condition1", "text", "Proximity to roads or railroads (Norm, Feedr, Artery, …)"),
-    ("Condition2", "text", "Second proximity condition"),
-    ("BldgType", "text", "Building type (1Fam, 2fmCon, Duplex, TwnhsE, Twnhs)"),
-    ("HouseStyle", "text", "Style (1Story, 2Story, 1.5Fin, SLvl, …)"),
-    ("OverallQual", "rating", "Overall material and finish, 1–10"),
-    ("OverallCond", "rating", "Overall condition, 1–10"),
-    ("YearBuilt", "year", "Original construction year"),
-    ("YearRemodAdd", "year", "Remodel year (= construction year if none)"),
-    ("RoofStyle", "text", "Roof type (Gable, Hip, …)"),
-    ("RoofMatl", "text", "Roof material (CompShg, …)"),
-    ("Exterior1st", "text", "Exterior covering (VinylSd, HdBoard, …)"),
-    ("Exterior2nd", "text", "Second exterior covering"),
-    ("MasVnrType", "text", "Masonry veneer type (BrkFace, Stone, BrkCmn; missing = none)"),
-    ("MasVnrArea", "area", "Masonry veneer area, sq ft"),
-    ("ExterQual", "text", "Exterior quality (Ex, Gd, TA, Fa, Po)"),
-    ("ExterCond", "text", "Exterior condition (Ex, Gd, TA, Fa, Po)"),
-    ("Foundation", "text", "Foundation (PConc, CBlock, BrkTil, …)"),
-    ("BsmtQual", "text", "Basement height (Ex, Gd, TA, Fa; missing = no basement)"),
-    ("BsmtCond", "text", "Basement condition"),
-    ("BsmtExposure", "text", "Walkout or garden-level walls (Gd, Av, Mn, No)"),
-    ("BsmtFinType1", "text", "Finished basement area rating (GLQ, ALQ, BLQ, Rec, LwQ, Unf)"),
-    ("BsmtFinSF1", "area", "Type-1 finished basement, sq ft"),
-    ("BsmtFinType2", "text", "Second finished basement area rating"),
-    ("BsmtFinSF2", "area", "Type-2 finished basement, sq ft"),
-    ("BsmtUnfSF", "area", "Unfinished basement, sq ft"),
-    ("TotalBsmtSF", "area", "Total basement, sq ft"),
-    ("Heating", "text", "Heating type (GasA, GasW, …)"),
-    ("HeatingQC", "text", "Heating quality (Ex, Gd, TA, Fa, Po)"),
-    ("CentralAir", "text", "Central air conditioning (Y, N)"),
-    ("Electrical", "text", "Electrical system (SBrkr, FuseA, …)"),
-    ("1stFlrSF", "area", "First floor, sq ft"),
-    ("2ndFlrSF", "area", "Second floor, sq ft"),
-    ("LowQualFinSF", "area", "Low-quality finished area, sq ft"),
-    ("GrLivArea", "area", "Above-ground living area, sq ft"),
-    ("BsmtFullBath", "count", "Basement full bathrooms"),
-    ("BsmtHalfBath", "count", "Basement half bathrooms"),
-    ("FullBath", "count", "Full bathrooms above grade"),
-    ("HalfBath", "count", "Half baths above grade"),
-    ("BedroomAbvGr", "count", "Bedrooms above grade"),
-    ("KitchenAbvGr", "count", "Kitchens above grade"),
-    ("KitchenQual", "text", "Kitchen quality (Ex, Gd, TA, Fa, Po)"),
-    ("TotRmsAbvGrd", "count", "Rooms above grade, bathrooms excluded"),
-    ("Functional", "text", "Home functionality (Typ, Min1, Min2, Mod, Maj1, …)"),
-    ("Fireplaces", "count", "Number of fireplaces"),
-    ("FireplaceQu", "text", "Fireplace quality (missing = no fireplace)"),
-    ("GarageType", "text", "Garage location (Attchd, Detchd, BuiltIn, …; missing = none)"),
-    ("GarageYrBlt", "year", "Year the garage was built"),
-    ("GarageFinish", "text", "Garage interior finish (Fin, RFn, Unf)"),
-    ("GarageCars", "count", "Garage size in car capacity"),
-    ("GarageArea", "area", "Garage size, sq ft"),
-    ("GarageQual", "text", "Garage quality"),
-    ("GarageCond", "text", "Garage condition"),
-    ("PavedDrive", "text", "Paved driveway (Y, P, N)"),
-    ("WoodDeckSF", "area", "Wood deck, sq ft"),
-    ("OpenPorchSF", "area", "Open porch, sq ft"),
-    ("EnclosedPorch", "area", "Enclosed porch, sq ft"),
-    ("3SsnPorch", "area", "Three-season porch, sq ft"),
-    ("ScreenPorch", "area", "Screen porch, sq ft"),
-    ("PoolArea", "area", "Pool area, sq ft"),
-    ("PoolQC", "text", "Pool quality (missing = no pool)"),
-    ("Fence", "text", "Fence quality (missing = no fence)"),
-    ("MiscFeature", "text", "Miscellaneous feature (Shed, Gar2, …)"),
-    ("MiscVal", "area", "Value of the miscellaneous feature, $"),
-    ("MoSold", "month", "Month sold, 1–12"),
-    ("YrSold", "year", "Year sold"),
-    ("SaleType", "text", "Sale type (WD, New, COD, …)"),
-    ("SaleCondition", "text", "Sale condition (Normal, Abnorml, Partial, …)"),
-]
+from app.schemas.house_columns import COLUMNS, RANGES_FILE
+
 FEATURES = [name for name, _, _ in COLUMNS]
 
-# Kaggle's own test.csv has GarageYrBlt 2207 (a typo for 2007): a bound that refused it would
-# refuse real input, so years are only required to be plausible, not recent.
-_CONSTRAINTS: dict[str, tuple[Any, dict[str, Any]]] = {
-    "area": (float, {"ge": 0}),
-    "count": (float, {"ge": 0, "le": 100}),
-    "year": (float, {"ge": 1700, "le": 2300}),
-    "month": (float, {"ge": 1, "le": 12}),
-    "rating": (float, {"ge": 1, "le": 10}),
-    "code": (int | str, {}),
-    "text": (str, {"max_length": 40}),
-}
+# Every numeric field's plausible range and the range the training data covered, computed from
+# train.csv by training/house_ranges.py: outside the first is a 422, outside the second a warning.
+RANGES: dict[str, dict[str, float]] = json.loads(RANGES_FILE.read_text(encoding="utf-8"))
+_OTHER_KINDS: dict[str, tuple[Any, dict[str, Any]]] = {"code": (int | str, {}), "text": (str, {"max_length": 40})}
 
 # The first row of Kaggle's test.csv: what Swagger's "Try it out" sends.
 EXAMPLE: dict[str, Any] = {
@@ -195,14 +108,38 @@ EXAMPLE: dict[str, Any] = {
 
 
 def _field(kind: str, description: str, column: str) -> tuple[Any, Any]:
-    annotation, bounds = _CONSTRAINTS[kind]
-    # strict=False floats still refuse text such as "big"; allow_inf_nan=False refuses NaN/inf.
-    extra = {"allow_inf_nan": False} if annotation is float else {}
-    return annotation | None, Field(None, alias=column, description=description, **bounds, **extra)
+    if kind in _OTHER_KINDS:
+        annotation, bounds = _OTHER_KINDS[kind]
+        return annotation | None, Field(None, alias=column, description=description, **bounds)
+    span = RANGES[column]
+    description += (
+        f". Plausible {span['min']:g}–{span['max']:g}; the training data covered {span['seen_min']:g}–"
+        f"{span['seen_max']:g} (beyond that the answer carries a warning)"
+    )
+    # allow_inf_nan=False refuses NaN and infinities; strict (the model's config) refuses text and booleans.
+    return float | None, Field(
+        None, alias=column, description=description, ge=span["min"], le=span["max"], allow_inf_nan=False
+    )
+
+
+def beyond_training(features: dict[str, Any]) -> list[str]:
+    """A warning for each numeric field outside the range the model was trained on."""
+    warnings = []
+    for column, value in features.items():
+        span = RANGES.get(column)
+        if span is not None and value is not None and not span["seen_min"] <= value <= span["seen_max"]:
+            warnings.append(
+                f"{column} {value:g} is outside the training data ({span['seen_min']:g}–{span['seen_max']:g}): "
+                "the price is an extrapolation"
+            )
+    return warnings
 
 
 class _HouseBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=False, json_schema_extra={"example": EXAMPLE})
+    # strict: a numeric field takes a JSON number, not "1710" or false (what the schema says).
+    model_config = ConfigDict(
+        extra="forbid", strict=True, populate_by_name=False, json_schema_extra={"example": EXAMPLE}
+    )
 
     def features(self) -> dict[str, Any]:
         """The features keyed by Kaggle's column names (None where missing)."""
@@ -222,3 +159,6 @@ HouseFeatures.__doc__ = "One house, keyed by Kaggle's column names; every field 
 class SalePrice(BaseModel):
     sale_price: float = Field(description="Predicted sale price in US dollars", examples=[128000.0])
     model_version: str = Field(description="Version of the house model that answered")
+    warnings: list[str] | None = Field(
+        None, description="Fields outside the range of the training data (present only when there are some)"
+    )

@@ -12,7 +12,8 @@ from app.schemas import image_examples as ex
 class ImageInput(BaseModel):
     """One image: either a Kaggle row of 784 pixels, or an encoded image file in base64."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: a pixel is a JSON number, not "12" or true (what the schema says, and what a fuzzer checks).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     pixels: list[float] | None = Field(
         None,

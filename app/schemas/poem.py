@@ -6,10 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.predictors.poem_generation import MIN_TEMPERATURE
+
 
 class PoemRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,  # numbers are JSON numbers: "5" or true for top_k is a 422, as the schema says
         json_schema_extra={
             "examples": [{"start": "春", "acrostic": None, "line_num": 4, "line_length": 7, "temperature": 0.8,
                           "top_k": 20, "seed": 42}]
@@ -30,7 +33,10 @@ class PoemRequest(BaseModel):
     theme_as: Literal["start", "acrostic"] = Field("start", description="How the theme's characters are used.")
     line_num: Literal[4, 8] = Field(4, description="Lines (句) as poets count them: 4 = 绝句, 8 = 律诗.")
     line_length: Literal[5, 7] = Field(7, description="Characters per line: 5 (五言) or 7 (七言).")
-    temperature: float = Field(0.8, gt=0, le=2, description="Sampling temperature: lower is safer, higher is bolder.")
+    temperature: float = Field(
+        0.8, ge=MIN_TEMPERATURE, le=2, allow_inf_nan=False,
+        description=f"Sampling temperature, {MIN_TEMPERATURE}–2: lower is safer, higher is bolder.",
+    )  # fmt: skip
     top_k: int = Field(20, ge=1, le=500, description="Sample only among the k most likely characters.")
     seed: int | None = Field(None, ge=0, le=2**53, description="Same seed and request → same poem; omitted = random.")
 

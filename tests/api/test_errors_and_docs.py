@@ -171,3 +171,10 @@ def test_every_json_example_in_the_docs_works(client, openapi):
         if response.status_code != 200:
             failures.append((path, name, response.status_code, response.text[:200]))
     assert failures == []
+
+
+@pytest.mark.parametrize("path", ["/predict/digit", "/predict/fashion", "/predict/house-price", "/generate/poem"])
+def test_json_nested_10000_levels_deep_is_a_4xx_not_a_crash(client, path):
+    response = client.post(path, content="[" * 10_000 + "]" * 10_000, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
+    assert set(response.json()) >= {"detail", "code"}

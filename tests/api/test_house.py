@@ -10,8 +10,10 @@ import torch
 
 from app.predictors.house_features import transform
 from app.schemas.house import EXAMPLE
+from app.schemas.house_columns import RANGES_FILE
 from tests.api.conftest import DATA, MODELS, assert_error
 from tests.api.helpers import csv_bytes, model_version, post_json_text, read_csv_answer, upload
+from training.house_ranges import compute_ranges
 
 PATH = "/predict/house-price"
 BATCH = "/predict/house-price/batch"
@@ -171,3 +173,34 @@ def test_batch_refuses_an_id_that_is_not_an_integer(client, six_rows):
 def test_batch_over_max_csv_rows_is_413(tight_client, six_rows):
     response = upload(tight_client, BATCH, csv_bytes(six_rows))
     assert_error(response, 413, "too_large", "the CSV has 6 rows; the limit is 5 (MAX_CSV_ROWS)")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"LotArea": 1e300}, "LotArea: Input should be less than or equal to 860980"),
+        ({"GrLivArea": 1e12}, "GrLivArea: Input should be less than or equal to 22568"),
+        ({"GarageCars": 100}, "GarageCars: Input should be less than or equal to 16"),
+        ({"LotArea": -0.5}, "LotArea: Input should be greater than or equal to 0"),
+        ({"MiscVal": False}, "MiscVal: Input should be a valid number"),
+        ({"GrLivArea": "1710"}, "GrLivArea: Input should be a valid number"),
+    ],
+)
+def test_implausible_values_are_a_422_naming_the_field_and_its_range(client, body, message):
+    assert_error(client.post("/predict/house-price", json=body), 422, "invalid_input", message)
+
+
+def test_a_value_beyond_the_training_data_is_answered_with_a_warning(client):
+    usual = client.post("/predict/house-price", json={"GrLivArea": 1710}).json()
+    assert "warnings" not in usual
+    answer = client.post("/predict/house-price", json={"GrLivArea": 9000, "LotArea": 9000}).json()
+    assert answer["warnings"] == [
+        "GrLivArea 9000 is outside the training data (334–5642): the price is an extrapolation"
+    ]
+    assert answer["sale_price"] > usual["sale_price"]
+
+
+def test_the_committed_ranges_are_what_the_training_data_gives():
+    computed = compute_ranges(pd.read_csv(DATA / "house-prices" / "train.csv"))
+    assert computed == json.loads(RANGES_FILE.read_text(encoding="utf-8"))
+    assert computed["GrLivArea"] == {"min": 0.0, "max": 22568.0, "seen_min": 334.0, "seen_max": 5642.0}

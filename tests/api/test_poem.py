@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from tests.api.conftest import MODELS, assert_error
-from tests.api.helpers import read_events
+from tests.api.helpers import post_json_text, read_events
 
 PATH = "/generate/poem"
 STREAM = "/generate/poem/stream"
@@ -114,7 +114,7 @@ def test_unknown_characters_are_422_and_listed_exactly(client):
     [
         ({"line_num": 3}, "line_num: Input should be 4 or 8"),
         ({"line_length": 6}, "line_length: Input should be 5 or 7"),
-        ({"temperature": 0}, "temperature: Input should be greater than 0"),
+        ({"temperature": 0}, "temperature: Input should be greater than or equal to 0.05"),
         ({"top_k": 0}, "top_k: Input should be greater than or equal to 1"),
         ({"rhyme": "ang"}, "rhyme: unknown field"),
         ({"start": "春眠不觉晓处", "line_length": 5}, "start has 6 characters but a line has only 5"),
@@ -176,3 +176,31 @@ def test_stream_refuses_a_bad_request_with_plain_json(client):
     response = client.post(STREAM, json={"start": "a"})
     assert response.headers["content-type"] == "application/json"
     assert assert_error(response, 422, "invalid_input")["unknown_characters"] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("field", "json_value", "message"),
+    [
+        ("temperature", "6.564458095701789e-153", "temperature: Input should be greater than or equal to 0.05"),
+        ("temperature", "5e-324", "temperature: Input should be greater than or equal to 0.05"),  # a denormal
+        ("temperature", "-0.0", "temperature: Input should be greater than or equal to 0.05"),
+        ("temperature", "1e308", "temperature: Input should be less than or equal to 2"),
+        ("temperature", "NaN", "temperature: Input should be a finite number"),
+        ("temperature", "Infinity", "temperature: Input should be a finite number"),
+        ("top_k", "18446744073709551616", "top_k: Input should be less than or equal to 500"),
+        ("top_k", "-0", "top_k: Input should be greater than or equal to 1"),
+        ("seed", "18446744073709551616", "seed: Input should be less than or equal to 9007199254740992"),
+        ("seed", "-1", "seed: Input should be greater than or equal to 0"),
+        ("seed", "1e300", "seed: Input should be a valid integer"),
+    ],
+)
+def test_extreme_numbers_are_a_422_naming_the_allowed_range(client, field, json_value, message):
+    text = f'{{"start": "春", "{field}": {json_value}}}'
+    assert_error(post_json_text(client, PATH, text), 422, "invalid_input", message)
+
+
+@pytest.mark.parametrize("temperature", [0.05, 2.0])
+def test_the_ends_of_the_temperature_range_write_a_poem(client, temperature):
+    response = client.post(PATH, json={"start": "春", "temperature": temperature, "seed": 3})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["lines"]) == 4

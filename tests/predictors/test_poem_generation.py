@@ -130,9 +130,9 @@ def test_unknown_acrostic_characters_are_listed(generator):
         (PoemSpec(line_length=6), "line_length must be 5 or 7, got 6"),
         (PoemSpec(line_num=0), "line_num must be between 1 and 16, got 0"),
         (PoemSpec(line_num=17), "line_num must be between 1 and 16, got 17"),
-        (PoemSpec(temperature=0.0), "temperature must be above 0 and at most 5.0, got 0.0"),
-        (PoemSpec(temperature=5.5), "temperature must be above 0 and at most 5.0, got 5.5"),
-        (PoemSpec(temperature=math.nan), "temperature must be above 0 and at most 5.0, got nan"),
+        (PoemSpec(temperature=0.0), "temperature must be between 0.05 and 5.0, got 0.0"),
+        (PoemSpec(temperature=5.5), "temperature must be between 0.05 and 5.0, got 5.5"),
+        (PoemSpec(temperature=math.nan), "temperature must be between 0.05 and 5.0, got nan"),
         (PoemSpec(top_k=0), "top_k must be at least 1, got 0"),
         (PoemSpec(seed=-1), "seed must be between 0 and 2**64 - 1, got -1"),
         (

@@ -11,7 +11,7 @@ from app.api.inputs import as_items, csv_upload_openapi, read_json, read_upload,
 from app.core.errors import ApiError
 from app.predictors.csv_input import parse_house_csv
 from app.schemas.common import one_or_many
-from app.schemas.house import EXAMPLE, FEATURES, HouseFeatures, SalePrice
+from app.schemas.house import EXAMPLE, FEATURES, HouseFeatures, SalePrice, beyond_training
 
 router = APIRouter(prefix="/predict/house-price", tags=["house-price"])
 
@@ -39,7 +39,9 @@ BODY_OPENAPI = {
 }
 
 
-@router.post("", response_model=SalePrice | list[SalePrice], openapi_extra=BODY_OPENAPI)
+@router.post(
+    "", response_model=SalePrice | list[SalePrice], response_model_exclude_none=True, openapi_extra=BODY_OPENAPI
+)
 async def predict_house_price(
     request: Request, service: ServiceDep, settings: SettingsDep
 ) -> SalePrice | list[SalePrice]:
@@ -49,7 +51,12 @@ async def predict_house_price(
     features = await run_in_threadpool(pricer.features, [h.features() for h in items])
     request.state.model, request.state.batch_size = "house", len(features)
     prices = await service.batcher("house").submit(features)
-    answers = [SalePrice(sale_price=round(p, 2), model_version=pricer.loaded.version) for p in prices]
+    answers = [
+        SalePrice(
+            sale_price=round(p, 2), model_version=pricer.loaded.version, warnings=beyond_training(h.features()) or None
+        )
+        for p, h in zip(prices, items, strict=True)
+    ]
     return answers[0] if single else answers
 
 

@@ -1,0 +1,98 @@
+"""Kaggle's 79 house feature columns: name, kind and meaning; and where their plausible ranges live.
+
+Kept apart from the request schema so that training/house_ranges.py can compute the ranges
+(app/schemas/house_ranges.json) from the columns without importing the schema that reads them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RANGES_FILE = Path(__file__).with_name("house_ranges.json")
+# Kinds whose bounds are natural, not learned from the data. Kaggle's own test.csv has GarageYrBlt
+# 2207 (a typo for 2007): a bound that refused it would refuse real input, so years are only plausible.
+NATURAL_BOUNDS = {"year": (1700.0, 2300.0), "month": (1.0, 12.0), "rating": (1.0, 10.0)}
+
+# (Kaggle column, type, description). Types: "area"/"count" = non-negative number, "year", "month",
+# "rating" = 1–10, "code" = MSSubClass's numeric dwelling code, "text" = category.
+COLUMNS: list[tuple[str, str, str]] = [
+    ("MSSubClass", "code", "Dwelling type code (20 = 1-story 1946+, 60 = 2-story 1946+, …); a category"),
+    ("MSZoning", "text", "General zoning (RL, RM, FV, RH, C (all))"),
+    ("LotFrontage", "area", "Linear feet of street connected to the property"),
+    ("LotArea", "area", "Lot size in square feet"),
+    ("Street", "text", "Road access (Pave, Grvl)"),
+    ("Alley", "text", "Alley access (Grvl, Pave; missing = none)"),
+    ("LotShape", "text", "Lot shape (Reg, IR1, IR2, IR3)"),
+    ("LandContour", "text", "Flatness (Lvl, Bnk, HLS, Low)"),
+    ("Utilities", "text", "Utilities available (AllPub, NoSeWa)"),
+    ("LotConfig", "text", "Lot configuration (Inside, Corner, CulDSac, FR2, FR3)"),
+    ("LandSlope", "text", "Slope (Gtl, Mod, Sev)"),
+    ("Neighborhood", "text", "Ames neighborhood (NAmes, CollgCr, OldTown, …)"),
+    ("Condition1", "text", "Proximity to roads or railroads (Norm, Feedr, Artery, …)"),
+    ("Condition2", "text", "Second proximity condition"),
+    ("BldgType", "text", "Building type (1Fam, 2fmCon, Duplex, TwnhsE, Twnhs)"),
+    ("HouseStyle", "text", "Style (1Story, 2Story, 1.5Fin, SLvl, …)"),
+    ("OverallQual", "rating", "Overall material and finish, 1–10"),
+    ("OverallCond", "rating", "Overall condition, 1–10"),
+    ("YearBuilt", "year", "Original construction year"),
+    ("YearRemodAdd", "year", "Remodel year (= construction year if none)"),
+    ("RoofStyle", "text", "Roof type (Gable, Hip, …)"),
+    ("RoofMatl", "text", "Roof material (CompShg, …)"),
+    ("Exterior1st", "text", "Exterior covering (VinylSd, HdBoard, …)"),
+    ("Exterior2nd", "text", "Second exterior covering"),
+    ("MasVnrType", "text", "Masonry veneer type (BrkFace, Stone, BrkCmn; missing = none)"),
+    ("MasVnrArea", "area", "Masonry veneer area, sq ft"),
+    ("ExterQual", "text", "Exterior quality (Ex, Gd, TA, Fa, Po)"),
+    ("ExterCond", "text", "Exterior condition (Ex, Gd, TA, Fa, Po)"),
+    ("Foundation", "text", "Foundation (PConc, CBlock, BrkTil, …)"),
+    ("BsmtQual", "text", "Basement height (Ex, Gd, TA, Fa; missing = no basement)"),
+    ("BsmtCond", "text", "Basement condition"),
+    ("BsmtExposure", "text", "Walkout or garden-level walls (Gd, Av, Mn, No)"),
+    ("BsmtFinType1", "text", "Finished basement area rating (GLQ, ALQ, BLQ, Rec, LwQ, Unf)"),
+    ("BsmtFinSF1", "area", "Type-1 finished basement, sq ft"),
+    ("BsmtFinType2", "text", "Second finished basement area rating"),
+    ("BsmtFinSF2", "area", "Type-2 finished basement, sq ft"),
+    ("BsmtUnfSF", "area", "Unfinished basement, sq ft"),
+    ("TotalBsmtSF", "area", "Total basement, sq ft"),
+    ("Heating", "text", "Heating type (GasA, GasW, …)"),
+    ("HeatingQC", "text", "Heating quality (Ex, Gd, TA, Fa, Po)"),
+    ("CentralAir", "text", "Central air conditioning (Y, N)"),
+    ("Electrical", "text", "Electrical system (SBrkr, FuseA, …)"),
+    ("1stFlrSF", "area", "First floor, sq ft"),
+    ("2ndFlrSF", "area", "Second floor, sq ft"),
+    ("LowQualFinSF", "area", "Low-quality finished area, sq ft"),
+    ("GrLivArea", "area", "Above-ground living area, sq ft"),
+    ("BsmtFullBath", "count", "Basement full bathrooms"),
+    ("BsmtHalfBath", "count", "Basement half bathrooms"),
+    ("FullBath", "count", "Full bathrooms above grade"),
+    ("HalfBath", "count", "Half baths above grade"),
+    ("BedroomAbvGr", "count", "Bedrooms above grade"),
+    ("KitchenAbvGr", "count", "Kitchens above grade"),
+    ("KitchenQual", "text", "Kitchen quality (Ex, Gd, TA, Fa, Po)"),
+    ("TotRmsAbvGrd", "count", "Rooms above grade, bathrooms excluded"),
+    ("Functional", "text", "Home functionality (Typ, Min1, Min2, Mod, Maj1, …)"),
+    ("Fireplaces", "count", "Number of fireplaces"),
+    ("FireplaceQu", "text", "Fireplace quality (missing = no fireplace)"),
+    ("GarageType", "text", "Garage location (Attchd, Detchd, BuiltIn, …; missing = none)"),
+    ("GarageYrBlt", "year", "Year the garage was built"),
+    ("GarageFinish", "text", "Garage interior finish (Fin, RFn, Unf)"),
+    ("GarageCars", "count", "Garage size in car capacity"),
+    ("GarageArea", "area", "Garage size, sq ft"),
+    ("GarageQual", "text", "Garage quality"),
+    ("GarageCond", "text", "Garage condition"),
+    ("PavedDrive", "text", "Paved driveway (Y, P, N)"),
+    ("WoodDeckSF", "area", "Wood deck, sq ft"),
+    ("OpenPorchSF", "area", "Open porch, sq ft"),
+    ("EnclosedPorch", "area", "Enclosed porch, sq ft"),
+    ("3SsnPorch", "area", "Three-season porch, sq ft"),
+    ("ScreenPorch", "area", "Screen porch, sq ft"),
+    ("PoolArea", "area", "Pool area, sq ft"),
+    ("PoolQC", "text", "Pool quality (missing = no pool)"),
+    ("Fence", "text", "Fence quality (missing = no fence)"),
+    ("MiscFeature", "text", "Miscellaneous feature (Shed, Gar2, …)"),
+    ("MiscVal", "area", "Value of the miscellaneous feature, $"),
+    ("MoSold", "month", "Month sold, 1–12"),
+    ("YrSold", "year", "Year sold"),
+    ("SaleType", "text", "Sale type (WD, New, COD, …)"),
+    ("SaleCondition", "text", "Sale condition (Normal, Abnorml, Partial, …)"),
+]
