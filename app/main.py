@@ -35,7 +35,7 @@ TAGS = [
     {"name": "operations", "description": "Prometheus metrics"},
 ]
 # What any prediction or generation can answer besides 200, documented with the one error shape.
-PREDICTION_ERRORS = error_responses(400, 401, 413, 415, 422, 503)
+PREDICTION_ERRORS = error_responses(400, 401, 408, 413, 415, 422, 503)
 logger = logging.getLogger("dlserve")
 
 
@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     # Added last = outermost: the request id and metrics see every answer, 413s and CORS included.
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s
+    )
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-ID"])  # fmt: skip

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
 
     # Input limits
     max_body_bytes: int = Field(64 * MiB, ge=1024, description="Largest request body (a Kaggle test.csv is ~51 MB).")
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="Longest a client may take to send its request body (slower: 408)."
+    )
     max_image_bytes: int = Field(10 * MiB, ge=1024, description="Largest encoded image.")
     max_image_pixels: int = Field(25_000_000, ge=784, description="Most pixels (width × height) in a decoded image.")
     max_csv_rows: int = Field(30_000, ge=1, description="Most rows in an uploaded CSV.")

@@ -62,6 +62,17 @@ class MicroBatcher:
             self.on_batch(self.name, len(items), time.perf_counter() - started)
         return results
 
+    def inference_failed(self, exc: Exception, requests: int) -> ApiError:
+        """A model that raises is a fault of this model, not of the client or of the service: logged once
+        with its traceback (a bug to fix), answered 503 naming the model but not the internals."""
+        logger.error("model %s failed on a batch of %d requests", self.name, requests, exc_info=exc)
+        return ApiError(
+            503,
+            "inference_failed",
+            f"the {self.name} model failed to run on this input ({type(exc).__name__}); the error is logged",
+            model=self.name,
+        )
+
     async def start(self) -> None:
         if self.enabled and self._worker is None:
             self._worker = asyncio.create_task(self._work(), name=f"batcher-{self.name}")
@@ -91,7 +102,10 @@ class MicroBatcher:
         try:
             if not self.enabled:
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._executor, self.run_batch, list(items))
+                try:
+                    return await loop.run_in_executor(self._executor, self.run_batch, list(items))
+                except Exception as exc:
+                    raise self.inference_failed(exc, 1) from exc
             job = _Job(items, asyncio.get_running_loop().create_future())
             self._queue.put_nowait(job)
             return await job.future
@@ -108,7 +122,10 @@ class MicroBatcher:
         results: list[Any] = []
         for start in range(0, len(items), chunk_size):
             chunk = list(items[start : start + chunk_size])
-            results += await loop.run_in_executor(self._executor, self.run_batch, chunk)
+            try:
+                results += await loop.run_in_executor(self._executor, self.run_batch, chunk)
+            except Exception as exc:
+                raise self.inference_failed(exc, 1) from exc
         return results
 
     async def _gather(self) -> list[_Job]:
@@ -149,10 +166,11 @@ class MicroBatcher:
             self.batch_sizes = [*self.batch_sizes[-999:], len(items)]
             try:
                 results = await loop.run_in_executor(self._executor, self.run_batch, items)
-            except Exception as exc:  # the requests in this batch get the error, the worker lives on
+            except Exception as exc:  # the requests in this batch get a 503, the worker lives on
+                refusal = self.inference_failed(exc, len(jobs))
                 for job in jobs:
                     if not job.future.done():
-                        job.future.set_exception(exc)
+                        job.future.set_exception(refusal)
                 continue
             start = 0
             for job in jobs:

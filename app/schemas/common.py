@@ -41,6 +41,7 @@ class ErrorBody(BaseModel):
 _MEANINGS = {
     400: "Malformed body: not JSON, or a broken multipart form",
     401: "Missing or wrong X-API-Key (only when API_KEY is set)",
+    408: "The request body did not arrive within BODY_TIMEOUT_S",
     413: "Input over a configured limit (body, image, list or CSV size)",
     415: "Unsupported Content-Type",
     422: "Invalid input: the detail says what and where",

@@ -107,7 +107,7 @@ def test_full_queue_answers_503_with_retry_after():
     assert "busy" in error.detail
 
 
-def test_an_error_in_a_batch_reaches_its_requests_and_the_worker_survives():
+def test_an_error_in_a_batch_is_a_503_for_its_requests_and_the_worker_survives():
     def flaky(items):
         if 13 in items:
             raise RuntimeError("bad batch")
@@ -116,8 +116,10 @@ def test_an_error_in_a_batch_reaches_its_requests_and_the_worker_survives():
     batcher = MicroBatcher("test", flaky, max_batch_size=8, max_wait_s=0.0, max_queue_size=100)
 
     async def scenario():
-        with pytest.raises(RuntimeError, match="bad batch"):
+        with pytest.raises(ApiError) as failed:
             await batcher.submit([13])
+        assert (failed.value.status_code, failed.value.code) == (503, "inference_failed")
+        assert "bad batch" not in failed.value.detail  # internals stay in the log
         return await batcher.submit([7])
 
     assert asyncio.run(run(batcher, scenario())) == [7]

@@ -8,7 +8,7 @@ import pytest
 from app.core.config import Settings
 from app.main import create_app
 from app.schemas.image_examples import DIGIT_PIXELS
-from tests.api.conftest import MODELS, make_client
+from tests.api.conftest import MODELS, assert_error, make_client
 from tests.api.helpers import read_events, upload
 
 INTERNAL_ERROR = {"detail": "internal server error", "code": "internal_error"}
@@ -51,19 +51,40 @@ def boom(*args, **kwargs):
 
 
 @pytest.mark.parametrize("path", ["/predict/digit", "/predict/digit/batch"])
-def test_unexpected_error_is_a_generic_500_and_its_traceback_is_logged(fresh_client, monkeypatch, caplog, path):
-    monkeypatch.setattr(fresh_client.app.state.service.batchers["digit"], "run_batch", boom)
+def test_a_model_that_raises_is_a_503_naming_it_and_its_traceback_is_logged(fresh_client, monkeypatch, caplog, path):
+    monkeypatch.setattr(fresh_client.app.state.service.batchers["digit"], "_run_batch", boom)
     caplog.set_level(logging.ERROR, logger="dlserve")
     if path.endswith("/batch"):
         response = upload(fresh_client, path, ONE_ROW_CSV, "test.csv")
     else:
         response = fresh_client.post(path, json={"pixels": DIGIT_PIXELS})
+    body = assert_error(response, 503, "inference_failed", "the digit model failed to run on this input (RuntimeError)")
+    assert "secret internals" not in response.text and body["model"] == "digit"
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.name == "dlserve.batcher" and record.getMessage().startswith("model digit failed on a batch of")
+    assert record.exc_info[0] is RuntimeError
+    assert fresh_client.post("/predict/fashion", json={"pixels": DIGIT_PIXELS}).status_code == 200  # others serve
+
+
+def test_a_poem_model_that_raises_is_a_503(fresh_client, monkeypatch, caplog):
+    monkeypatch.setattr(fresh_client.app.state.service.predictors["poem"], "generate", boom)
+    caplog.set_level(logging.ERROR, logger="dlserve")
+    response = fresh_client.post("/generate/poem", json={"seed": 1})
+    assert_error(response, 503, "inference_failed", "the poem model failed to run on this input (RuntimeError)")
+    assert "secret internals" not in response.text
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage() == "model poem failed on a request" and record.exc_info[0] is RuntimeError
+
+
+def test_any_other_unexpected_error_is_a_generic_500_and_its_traceback_is_logged(fresh_client, monkeypatch, caplog):
+    monkeypatch.setattr(fresh_client.app.state.service.predictors["digit"], "describe", boom)
+    caplog.set_level(logging.ERROR, logger="dlserve")
+    response = fresh_client.post("/predict/digit", json={"pixels": DIGIT_PIXELS})
     assert response.status_code == 500
     assert response.json() == INTERNAL_ERROR
     [record] = [r for r in caplog.records if r.name == "dlserve" and r.levelno == logging.ERROR]
-    assert record.getMessage() == f"unhandled error on POST {path}"
+    assert record.getMessage() == "unhandled error on POST /predict/digit"
     assert record.exc_info[0] is RuntimeError
-    assert "tensor shape mismatch" in str(record.exc_info[1])
 
 
 def test_an_error_during_a_poem_stream_is_reported_in_band_and_logged(fresh_client, monkeypatch, caplog):

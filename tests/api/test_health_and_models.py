@@ -1,5 +1,7 @@
 """Liveness, readiness and the model metadata endpoints, with all committed models and with broken ones."""
 
+import hashlib
+import json
 import shutil
 
 from tests.api.conftest import MODELS, assert_error, make_client
@@ -82,3 +84,32 @@ def test_start_up_objects_are_frozen_out_of_the_garbage_collectors_way(client):
     import gc
 
     assert gc.get_freeze_count() > 100_000
+
+
+def rehash(model_dir, name):
+    """Make meta.json's sha256 agree with a changed model.pt, so the fault reaches TorchScript itself."""
+    meta_path = model_dir / name / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["sha256"] = hashlib.sha256((model_dir / name / "model.pt").read_bytes()).hexdigest()
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+
+
+def test_faulty_files_take_down_only_their_model_and_say_why(tmp_path):
+    broken = tmp_path / "models"
+    shutil.copytree(MODELS, broken)
+    digit = broken / "digit" / "model.pt"
+    digit.write_bytes(digit.read_bytes()[: digit.stat().st_size // 2])  # truncated, checksum updated
+    rehash(broken, "digit")
+    (broken / "poem" / "vocab.json").unlink()
+    (broken / "house" / "preprocess.json").write_text('{"numeric": [', encoding="utf-8")
+    with make_client(model_dir=broken) as client:
+        body = assert_error(client.get("/health/ready"), 503, "not_ready")
+        assert body["models"]["digit"] == "down: model.pt could not be loaded by TorchScript (RuntimeError)"
+        assert body["models"]["poem"] == "down: vocab.json is missing"
+        assert body["models"]["house"].startswith("down: preprocess.json is not valid JSON")
+        assert body["models"]["fashion"] == "ready"
+        assert_error(client.post("/predict/digit", json={"pixels": [0] * 784}), 503, "model_unavailable",
+                     "the digit model is unavailable: model.pt could not be loaded by TorchScript")  # fmt: skip
+        assert_error(client.post("/generate/poem", json={}), 503, "model_unavailable", "vocab.json is missing")
+        assert_error(client.post("/predict/house-price", json={}), 503, "model_unavailable", "preprocess.json")
+        assert client.post("/predict/fashion", json={"pixels": [0] * 784}).status_code == 200

@@ -1,5 +1,6 @@
 """The service as deployed: a real uvicorn process, its metrics, logs, API key and graceful shutdown."""
 
+import contextlib
 import re
 import socket
 import time
@@ -17,7 +18,8 @@ DIGIT = {"pixels": DIGIT_PIXELS}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("live") / "server.log", API_KEY=API_KEY, LOG_FORMAT="json")
+    live = LiveServer(tmp_path_factory.mktemp("live") / "server.log", API_KEY=API_KEY, LOG_FORMAT="json",
+                      BODY_TIMEOUT_S="1")  # fmt: skip
     try:
         live.wait_ready()
         yield live
@@ -102,6 +104,29 @@ def test_a_client_that_leaves_mid_body_is_one_info_line_and_a_499_not_an_error(s
     assert metric(after, "dlserve_requests_total", **failed) == 0
 
 
+def test_a_body_that_trickles_in_is_cut_off_with_408(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(
+            b"POST /predict/digit HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            + f"X-API-Key: {API_KEY}\r\nContent-Length: 5000\r\n\r\n".encode()
+        )
+        started, answer = time.perf_counter(), b""
+        while b"\r\n\r\n" not in answer:
+            try:
+                conn.sendall(b"0")  # one byte every 50 ms: 5,000 bytes would take four minutes
+            except OSError:
+                break
+            time.sleep(0.05)
+            conn.setblocking(False)
+            with contextlib.suppress(BlockingIOError):  # nothing to read yet
+                answer += conn.recv(4096)
+            conn.setblocking(True)
+        assert time.perf_counter() - started < 5
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b"did not arrive within 1 s (BODY_TIMEOUT_S)" in answer
+    assert post_digit(server, **{"X-API-Key": API_KEY}).status_code == 200  # and the server serves on
+
+
 def test_sigterm_during_a_burst_answers_every_request_and_exits_0(tmp_path):
     # The batcher holds requests up to 1 s, so they are provably in flight when SIGTERM lands.
     live = LiveServer(tmp_path / "server.log", MAX_WAIT_MS="1000", MAX_BATCH_SIZE="256", LOG_FORMAT="text")
@@ -125,5 +150,54 @@ def test_sigterm_during_a_burst_answers_every_request_and_exits_0(tmp_path):
         assert statuses == [200] * burst
         assert exit_code == 0
         assert "shut down cleanly" in live.log()
+    finally:
+        live.close()
+
+
+def abandon(server, head: bytes, part_of_body: bytes) -> None:
+    """Send the head and part of the body of a request, then go away."""
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:
+        conn.sendall(head + part_of_body)
+        time.sleep(0.2)
+
+
+def test_uploads_and_streams_abandoned_halfway_leave_no_error_and_no_queued_work(server):
+    boundary = "XyZ"
+    csv_head = ",".join(f"pixel{i}" for i in range(784)).encode()
+    abandon(server, (f"POST /predict/digit/batch HTTP/1.1\r\nHost: t\r\nX-API-Key: {API_KEY}\r\n"
+                     f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 900000\r\n\r\n"
+                     f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"test.csv\"\r\n"
+                     "Content-Type: text/csv\r\n\r\n").encode(), csv_head + b"\n0,0,0")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:  # a poem stream read halfway
+        body = '{"start": "春", "line_num": 8, "seed": 5}'.encode()
+        conn.sendall(b"POST /generate/poem/stream HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     + f"X-API-Key: {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)  # fmt: skip
+        assert conn.recv(200).startswith(b"HTTP/1.1 200")
+    time.sleep(0.5)
+    assert [e for e in server.log_entries() if e["level"] in ("error", "critical")] == []
+    assert "Traceback" not in server.log()
+    metrics = httpx.get(f"{server.url}/metrics").text
+    for name in ("digit", "fashion", "house"):
+        assert metric(metrics, "dlserve_queue_depth", model=name) == 0
+    assert post_digit(server, **{"X-API-Key": API_KEY}).json()["label"] == 7
+
+
+def test_sigterm_while_a_kaggle_sized_csv_is_answered_lets_it_finish(tmp_path):
+    rows = "\n".join([",".join(f"pixel{i}" for i in range(784))] + [",".join(map(str, DIGIT_PIXELS))] * 28_000)
+    live = LiveServer(tmp_path / "server.log", LOG_FORMAT="text")
+    try:
+        live.wait_ready()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            answer = pool.submit(httpx.post, f"{live.url}/predict/digit/batch",
+                                 files={"file": ("test.csv", rows.encode(), "text/csv")}, timeout=120)  # fmt: skip
+            for _ in range(500):  # until the server is working on it
+                if metric(httpx.get(f"{live.url}/metrics").text, "dlserve_batch_size_count", model="digit") > 1:
+                    break
+                time.sleep(0.02)
+            exit_code = live.terminate()
+            response = answer.result()
+        assert response.status_code == 200
+        assert response.text.count("\n") == 28_001 and response.text.rstrip().endswith("28000,7")
+        assert exit_code == 0
     finally:
         live.close()

@@ -52,7 +52,12 @@ async def generate_poem(request: PoemRequest, http: Request, service: ServiceDep
     generator: PoemGenerator = service.predictor("poem")
     http.state.model, http.state.batch_size = "poem", 1
     spec = to_spec(request, generator, settings)
-    result = await run_in_threadpool(generator.generate, spec)
+    try:
+        result = await run_in_threadpool(generator.generate, spec)
+    except Exception as exc:  # a fault of the model: logged with its traceback, answered 503 without internals
+        logger.exception("model poem failed on a request")
+        raise ApiError(503, "inference_failed", f"the poem model failed to run on this input ({type(exc).__name__}); "
+                       "the error is logged", model="poem") from exc  # fmt: skip
     return Poem(**result, model_version=service.registry.get("poem").version)
 
 
