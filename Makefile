@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv serve test data browser train eval lint format bench bench-peers fuzz docs-assets clean
+.PHONY: venv serve test data browser train eval lint format bench bench-peers soak fuzz docs-assets clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.inference
 	$(PY) -m bench.serve
+
+# Mixed load, 4x overload, mixed load again (bench/soak.py); needs wrk (Debian package, not installed here).
+soak: $(STAMP)
+	$(PY) -m bench.soak
 
 # Long schema-driven fuzzing (make test runs 25 cases per operation); a failure prints its Hypothesis seed.
 fuzz: $(STAMP)

@@ -66,6 +66,8 @@ class Result:
     p99_ms: float
     errors: int
     cpu_ms_per_request: float
+    requests: int = 0
+    timeouts: int = 0
 
 
 @dataclass
@@ -170,11 +172,14 @@ def _ms(text: str) -> float:
     return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
-def run_wrk(port: int, path: str, script: Path, connections: int, seconds: int, pid: int) -> dict[str, float]:
+def run_wrk(
+    port: int, path: str, script: Path, connections: int, seconds: int, pid: int, timeout_s: float = 2.0
+) -> dict[str, float]:
+    """One wrk run: requests/s, p50/p99, errors (socket errors + non-2xx), server CPU per request."""
     cpu_before = tree_cpu_seconds(pid)
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}{path}"],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout_s:g}s", "--latency",
+         "-s", str(script), f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True, timeout=seconds + 60,
     ).stdout  # fmt: skip
     cpu = tree_cpu_seconds(pid) - cpu_before
@@ -187,6 +192,8 @@ def run_wrk(port: int, path: str, script: Path, connections: int, seconds: int, 
         "p99_ms": _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),
         "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0),
         "cpu_ms_per_request": 1000 * cpu / max(total, 1),
+        "requests": total,
+        "timeouts": int(timeouts.group(1)) if (timeouts := re.search(r"timeout (\d+)", output)) else 0,
     }
 
 
