@@ -50,7 +50,7 @@ bench: $(STAMP)
 	$(PY) -m bench.serve
 
 # Mixed load, 4x overload, mixed load again (bench/soak.py); needs wrk (Debian package, not installed here).
-soak: $(STAMP)
+soak: $(STAMP) data
 	$(PY) -m bench.soak
 
 # Long schema-driven fuzzing (make test runs 25 cases per operation); a failure prints its Hypothesis seed.

@@ -12,6 +12,7 @@ import sys
 import uvicorn
 
 from app.core.config import get_settings
+from app.core.memory import limit_malloc_arenas
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -19,6 +20,7 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    limit_malloc_arenas()  # before uvicorn, torch or anything else starts a thread
     settings = get_settings()
     # Uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal with the handler
     # that was installed before it started. Making that handler a clean exit gives status 0 (what

@@ -3,7 +3,8 @@
 It starts the service as `make serve` does and runs three phases:
 
 1. normal (NORMAL_S, 60 s): 48 wrk connections posting JSON digits, plus 16 client threads cycling
-   through a fashion upload, a digit upload, a house, a poem, a poem stream, and GET /health/live;
+   through a fashion upload (PNG), a digit upload (JPEG), a house, Kaggle's whole house test.csv
+   (1,459 rows; from `make data`), a poem, a poem stream, and GET /health/live;
 2. overload (OVERLOAD_S, 30 s): the same clients, with wrk at 8× the connections (a closed-loop
    load this deep keeps the digit queue several batches long, about 4× what the service answers
    at once);
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
+import io
 import json
 import re
 import sys
@@ -31,10 +33,13 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from PIL import Image
+
 from app.schemas.house import EXAMPLE as HOUSE
 from app.schemas.image_examples import DIGIT_PIXELS, DIGIT_PNG_BASE64, FASHION_PNG_BASE64
 from bench.peers import Peer, missing_tools, rss_mb, run_wrk, running, wrk_script
 
+HOUSE_TEST_CSV = Path(__file__).resolve().parents[1] / "data" / "house-prices" / "test.csv"
 CLIENT_THREADS = 16
 WRK_CONNECTIONS = 48
 OVERLOAD_FACTOR = 8
@@ -56,15 +61,23 @@ def multipart(name: str, data: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"  # fmt: skip
 
 
+def jpeg(png_base64: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(base64.b64decode(png_base64))).convert("L").save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
 def mixed_requests() -> list[tuple[str, str, str, bytes | None, str]]:
     """(label, method, path, body, content type) for the client threads to cycle through."""
     fashion, fashion_type = multipart("boot.png", base64.b64decode(FASHION_PNG_BASE64))
-    digit, digit_type = multipart("seven.png", base64.b64decode(DIGIT_PNG_BASE64))
+    digit, digit_type = multipart("seven.jpg", jpeg(DIGIT_PNG_BASE64))
+    houses, houses_type = multipart("test.csv", HOUSE_TEST_CSV.read_bytes())
     poem = json.dumps({"start": "春", "seed": 11}).encode()
     return [
         ("fashion upload", "POST", "/predict/fashion", fashion, fashion_type),
         ("digit upload", "POST", "/predict/digit", digit, digit_type),
         ("house", "POST", "/predict/house-price", json.dumps(HOUSE).encode(), "application/json"),
+        ("house test.csv", "POST", "/predict/house-price/batch", houses, houses_type),
         ("poem", "POST", "/generate/poem", poem, "application/json"),
         ("poem stream", "POST", "/generate/poem/stream", poem, "application/json"),
         ("health", "GET", "/health/live", None, ""),
@@ -162,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if missing := [m for m in missing_tools() if m.startswith("wrk")]:
         print("missing: " + "; ".join(missing), file=sys.stderr)
+        return 2
+    if not HOUSE_TEST_CSV.exists():
+        print(f"missing: {HOUSE_TEST_CSV} (run `make data`)", file=sys.stderr)
         return 2
     digit_body = json.dumps({"pixels": DIGIT_PIXELS}).encode()
     phases = [("normal", WRK_CONNECTIONS, args.normal_s), ("overload", WRK_CONNECTIONS * OVERLOAD_FACTOR,

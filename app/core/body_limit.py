@@ -17,7 +17,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import error_body
 
-
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 

@@ -201,3 +201,24 @@ def test_sigterm_while_a_kaggle_sized_csv_is_answered_lets_it_finish(tmp_path):
         assert exit_code == 0
     finally:
         live.close()
+
+
+def test_a_poem_stream_whose_client_never_reads_holds_nothing_up(server):
+    body = '{"start": "月", "line_num": 8, "seed": 9}'.encode()
+    head = (f"POST /generate/poem/stream HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            f"X-API-Key: {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(8)]
+    try:
+        for conn in idle:
+            conn.sendall(head + body)  # and never read a byte of the answer
+        time.sleep(1.0)
+        started = time.perf_counter()
+        assert post_digit(server, **{"X-API-Key": API_KEY}).status_code == 200
+        assert time.perf_counter() - started < 2
+        poem = httpx.post(f"{server.url}/generate/poem", json={"seed": 2}, headers={"X-API-Key": API_KEY})
+        assert poem.status_code == 200
+    finally:
+        for conn in idle:
+            conn.close()
+    time.sleep(0.3)
+    assert [e for e in server.log_entries() if e["level"] in ("error", "critical")] == []
