@@ -3,8 +3,9 @@
 glibc gives each thread that allocates its own malloc arena, up to 8 per core, and an arena
 keeps what it has freed. Under a mixed load (CSV uploads parsed by pandas in worker threads
 beside inference and logging threads) that was measured by `make soak` as resident memory that
-kept climbing, 1,118 → 1,180 MB in a minute; with two arenas it stayed at 914 MB. So the server
-limits itself to MALLOC_ARENAS arenas before it starts any thread, unless MALLOC_ARENA_MAX is set.
+went 1,118 → 1,180 MB in a short run; with two arenas 896 → 906 MB (the full-length soak still
+grows: see the README). So the server limits itself to MALLOC_ARENAS arenas before it starts any
+thread, unless MALLOC_ARENA_MAX is set.
 
 Loading and optimizing the models allocates and frees a lot (the committed modules, probe
 batches, jieba's build of its dictionary); glibc keeps those freed pages in its heap, so the
