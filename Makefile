@@ -55,7 +55,7 @@ soak: $(STAMP) data
 
 # Long schema-driven fuzzing (make test runs 25 cases per operation); a failure prints its Hypothesis seed.
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest tests/fuzz --hypothesis-show-statistics
+	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest tests/fuzz --hypothesis-show-statistics
 
 # dlserve beside plain FastAPI, a naive server and LitServe, under wrk (Debian package `wrk`, not installed here).
 bench-peers: $(STAMP)
