@@ -122,9 +122,10 @@ def build_image_router(
     async def predict_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
         service.predictor(name)
         data, _ = await read_upload(request, max_bytes=settings.max_body_bytes)
-        images = await run_in_threadpool(parse_pixel_csv, data, max_rows=settings.max_csv_rows)
-        request.state.model, request.state.batch_size = name, len(images)
-        probabilities = await service.batcher(name).run_bulk(list(images), settings.csv_chunk_rows)
+        async with service.csv_slots:  # a bounded number of files in the works at once (memory)
+            images = await run_in_threadpool(parse_pixel_csv, data, max_rows=settings.max_csv_rows)
+            request.state.model, request.state.batch_size = name, len(images)
+            probabilities = await service.batcher(name).run_bulk(list(images), settings.csv_chunk_rows)
         lines = ["ImageId,Label", *(f"{i},{int(p.argmax())}" for i, p in enumerate(probabilities, start=1))]
         return Response(
             "\n".join(lines) + "\n",

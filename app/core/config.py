@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     max_csv_rows: int = Field(30_000, ge=1, description="Most rows in an uploaded CSV.")
     max_list_items: int = Field(256, ge=1, description="Most items in one request (a JSON list, or raw-bytes images).")
     max_theme_chars: int = Field(200, ge=1, description="Longest poem `theme` text.")
+    max_concurrent_csv: int = Field(
+        2, ge=1, le=64, description="CSV uploads worked on at once; more wait their turn (bounds memory)."
+    )
     csv_chunk_rows: int = Field(1024, ge=1, description="Rows per forward pass when answering a CSV upload.")
 
 

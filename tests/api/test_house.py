@@ -2,6 +2,7 @@
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import torch
 from app.predictors.house_features import transform
 from app.schemas.house import EXAMPLE
 from app.schemas.house_columns import RANGES_FILE
-from tests.api.conftest import DATA, MODELS, assert_error
+from tests.api.conftest import DATA, MODELS, assert_error, make_client
 from tests.api.helpers import csv_bytes, model_version, post_json_text, read_csv_answer, upload
 from training.house_ranges import compute_ranges
 
@@ -204,3 +205,14 @@ def test_the_committed_ranges_are_what_the_training_data_gives():
     computed = compute_ranges(pd.read_csv(DATA / "house-prices" / "train.csv"))
     assert computed == json.loads(RANGES_FILE.read_text(encoding="utf-8"))
     assert computed["GrLivArea"] == {"min": 0.0, "max": 22568.0, "seen_min": 334.0, "seen_max": 5642.0}
+
+
+def test_csv_uploads_beyond_max_concurrent_csv_wait_their_turn_and_all_answer():
+    data = (DATA / "house-prices" / "test.csv").read_bytes()
+    with make_client(max_concurrent_csv=1) as one_at_a_time:
+        assert one_at_a_time.app.state.service.csv_slots._value == 1
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: upload(one_at_a_time, "/predict/house-price/batch", data, "test.csv"),
+                                    range(4)))  # fmt: skip
+    assert [a.status_code for a in answers] == [200] * 4
+    assert len({a.text for a in answers}) == 1

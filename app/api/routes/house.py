@@ -65,11 +65,12 @@ async def predict_house_price_batch(request: Request, service: ServiceDep, setti
     """Price every row of a CSV in Kaggle's test.csv format; answers a submission CSV `Id,SalePrice`."""
     pricer = service.predictor("house")
     data, _ = await read_upload(request, max_bytes=settings.max_body_bytes)
-    ids, records = await run_in_threadpool(parse_house_csv, data, max_rows=settings.max_csv_rows, features=FEATURES)
-    houses = await run_in_threadpool(validate_rows, records)
-    features = await run_in_threadpool(pricer.features, [h.features() for h in houses])
-    request.state.model, request.state.batch_size = "house", len(features)
-    prices = await service.batcher("house").run_bulk(features, settings.csv_chunk_rows)
+    async with service.csv_slots:  # a bounded number of files in the works at once (memory)
+        ids, records = await run_in_threadpool(parse_house_csv, data, max_rows=settings.max_csv_rows, features=FEATURES)
+        houses = await run_in_threadpool(validate_rows, records)
+        features = await run_in_threadpool(pricer.features, [h.features() for h in houses])
+        request.state.model, request.state.batch_size = "house", len(features)
+        prices = await service.batcher("house").run_bulk(features, settings.csv_chunk_rows)
     lines = ["Id,SalePrice", *(f"{i},{p:.2f}" for i, p in zip(ids, prices, strict=True))]
     return Response("\n".join(lines) + "\n", media_type="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="submission.csv"'})  # fmt: skip
