@@ -3,8 +3,8 @@
 glibc gives each thread that allocates its own malloc arena, up to 8 per core, and an arena
 keeps what it has freed. Under a mixed load (CSV uploads parsed by pandas in worker threads
 beside inference and logging threads) that was measured by `make soak` as resident memory that
-went 1,118 → 1,180 MB in a short run; with two arenas 896 → 906 MB (the full-length soak still
-grows: see the README). So the server limits itself to MALLOC_ARENAS arenas before it starts any
+went 1,118 → 1,180 MB in a short run; with two arenas 896 → 906 MB (MAX_CONCURRENT_CSV bounds the
+rest: see the README). So the server limits itself to MALLOC_ARENAS arenas before it starts any
 thread, unless MALLOC_ARENA_MAX is set.
 
 Loading and optimizing the models allocates and frees a lot (the committed modules, probe
