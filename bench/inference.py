@@ -36,17 +36,17 @@ def _time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(0.99 * len(samples)))]
 
 
-def _poem_generator(model: torch.jit.ScriptModule, vocab: dict) -> Callable[[], str]:
-    generator = torch.Generator().manual_seed(0)
+def _poem_generator(model: torch.jit.ScriptModule, vocab: dict, device: str = "cpu") -> Callable[[], str]:
+    generator = torch.Generator(device=device).manual_seed(0)
     tokens = vocab["tokens"]
 
     def generate() -> str:
         ids = [vocab["specials"]["<bos>"], tokens.index("春")]
-        logits, hidden = model(torch.tensor([ids]), model.initial_hidden(1))
+        logits, hidden = model(torch.tensor([ids], device=device), model.initial_hidden(1))
         for _ in range(31):
             nxt = int(torch.multinomial(torch.softmax(logits[0, -1] / 0.8, -1), 1, generator=generator))
             ids.append(nxt)
-            logits, hidden = model(torch.tensor([[nxt]]), hidden)
+            logits, hidden = model(torch.tensor([[nxt]], device=device), hidden)
         return "".join(tokens[i] for i in ids[1:])
 
     return generate

@@ -48,9 +48,14 @@ def as_items(payload: Any, *, limit: int, noun: str) -> tuple[list[Any], bool]:
     items = [payload] if single else payload
     if not items:
         raise ApiError(422, "invalid_input", f"the list of {noun} is empty")
-    if len(items) > limit:
-        raise ApiError(413, "too_large", f"{len(items)} {noun} in one request; the limit is {limit} (MAX_LIST_ITEMS)")
+    check_count(len(items), limit=limit, noun=noun)
     return items, single
+
+
+def check_count(count: int, *, limit: int, noun: str) -> None:
+    """413 when one request carries more than MAX_LIST_ITEMS items (a JSON list, or images in raw bytes)."""
+    if count > limit:
+        raise ApiError(413, "too_large", f"{count} {noun} in one request; the limit is {limit} (MAX_LIST_ITEMS)")
 
 
 async def read_upload(request: Request, field: str = "file", *, max_bytes: int) -> tuple[bytes, str]:

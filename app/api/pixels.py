@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from app.api.inputs import check_count
 from app.core.errors import ApiError
 
 SIDE = 28
@@ -66,7 +67,6 @@ def rows_from_bytes(body: bytes, *, limit: int) -> tuple[list[np.ndarray], bool]
             f"the body has {len(body):,} bytes, not a multiple of {PIXELS} "
             f"(each image is {SIDE}×{SIDE} uint8 pixels, row-major)",
         )
-    if count > limit:
-        raise ApiError(413, "too_large", f"{count} images in one request; the limit is {limit} (MAX_LIST_ITEMS)")
+    check_count(count, limit=limit, noun="images")
     images = np.frombuffer(body, dtype=np.uint8).reshape(count, SIDE, SIDE).astype(np.float32)
     return list(images), count == 1

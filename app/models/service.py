@@ -31,15 +31,16 @@ class ModelService:
     # CSV uploads parsed and answered at once. Each Kaggle-sized file needs tens of MB while it is
     # worked on: measured, 16 house test.csv uploads at a time took the server from 670 to 1,050 MB,
     # one at a time it stayed at 671. Beyond this many, uploads wait their turn.
-    csv_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    csv_slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.csv_slots = asyncio.Semaphore(self.settings.max_concurrent_csv)
 
     @classmethod
     async def start(cls, settings: Settings, metrics: Metrics) -> ModelService:
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
-        service = cls(
-            settings, resolve_device(settings.device), csv_slots=asyncio.Semaphore(settings.max_concurrent_csv)
-        )
+        service = cls(settings, resolve_device(settings.device))
         metrics.device.labels(str(service.device)).set(1)
         factories = {"digit": ImageClassifier, "fashion": ImageClassifier, "house": HousePricer}
 
