@@ -1,47 +1,51 @@
-# syntax=docker/dockerfile:1
-# dlserve API image. One Dockerfile, two flavours chosen by a build argument:
-#   docker build -t dlserve:cpu .                              # CPU: torch's CPU-only wheel (small image)
-#   docker build -t dlserve:cuda --build-arg TORCH_FLAVOR=cuda .  # GPU: PyPI's torch, which bundles CUDA
-# Dependencies are installed in layers before the code is copied, so a code change rebuilds in seconds.
-ARG TORCH_FLAVOR=cpu
+# dlserve API image: serving only (no training code or packages), one Dockerfile for every builder.
+#   docker build -t dlserve:cpu .                                   # CPU: torch's CPU-only wheel
+#   docker build -t dlserve:cuda --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 .
+# Build arguments (every one optional):
+#   BASE_IMAGE       a Python 3.11 image with venv; a registry mirror's copy, or deploy/local-base.sh's stand-in
+#   TORCH_INDEX_URL  where torch==2.13.0 comes from: the PyTorch CPU index (default), a CUDA index, or PyPI
+#                    (PyPI's wheel bundles CUDA); a local index works too (deploy/README.md)
+#   PIP_INDEX_URL    where every other package comes from (a mirror or proxy of PyPI)
+# The two stages are both used (no flavour stages), so the classic builder and BuildKit build the same thing.
+ARG BASE_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim AS base
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+FROM ${BASE_IMAGE} AS build
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH
 WORKDIR /srv
 RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
-
-FROM base AS torch-cpu
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
-
-FROM base AS torch-cuda
-RUN pip install torch==2.13.0
-
-# The chosen torch, then every other dependency read from pyproject.toml (torch is already satisfied).
-FROM torch-${TORCH_FLAVOR} AS deps
+# torch first, in its own layer: it is most of the image and changes least. A local version such as
+# 2.13.0+cpu sorts above PyPI's 2.13.0, so the extra index wins whenever it has the build.
+RUN pip install --index-url "$PIP_INDEX_URL" --extra-index-url "$TORCH_INDEX_URL" torch==2.13.0
+# Then the serving dependencies, read from pyproject.toml ([project] dependencies only: no extras).
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    && pip install --index-url "$PIP_INDEX_URL" -r /tmp/requirements.txt \
+    # What serving never uses: pip itself, the C++ headers and CMake files torch ships for building extensions,
+    # and the packages' own test suites (pandas, numpy, sympy, networkx: ~110 MB).
+    && pip uninstall --yes pip setuptools \
+    && cd /opt/venv/lib/python3.11/site-packages \
+    && rm -rf torch/include torch/share \
+    && find . -depth -type d -name tests -exec rm -rf {} +
 
-FROM python:3.11-slim AS runtime
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
+FROM ${BASE_IMAGE} AS runtime
+ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH
-# MODEL_DIR's default, models/, resolves to /srv/models here: the baked-in models, or the compose volume.
 WORKDIR /srv
 RUN useradd --create-home --uid 10001 --user-group dlserve
-COPY --from=deps /opt/venv /opt/venv
+COPY --from=build /opt/venv /opt/venv
 COPY --chown=dlserve:dlserve app ./app
-COPY --chown=dlserve:dlserve training ./training
 COPY --chown=dlserve:dlserve models ./models
+# Bytecode compiled now: with a read-only root filesystem (Kubernetes) Python could not cache it at start.
+RUN python -m compileall -q app
 USER dlserve
 EXPOSE 8000
 # Ready means every model is loaded and warmed; give the first start time to do that.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=4).status != 200)"]
-# Exec form: uvicorn is PID 1's child-free main process and receives SIGTERM directly (graceful shutdown).
+# Exec form: uvicorn is PID 1 and receives SIGTERM directly (graceful shutdown, exit 0).
 CMD ["python", "-m", "app"]

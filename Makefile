@@ -3,22 +3,35 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+# One stamp per set of dependencies: serving alone (`pip install .`), + training (`.[train]`), + tests (`.[dev]`).
+SERVE := $(VENV)/.stamp-serve
+TRAIN := $(VENV)/.stamp-train
+STAMP := $(VENV)/.stamp-dev
 
-.PHONY: venv serve test data browser train eval lint format bench bench-peers soak fuzz docs-assets clean
+.PHONY: venv serve test data browser train eval lint format bench bench-peers soak fuzz docs-assets docker-smoke clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(SERVE): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(TRAIN): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[train]'
+	touch $@ $(SERVE)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $@ $(TRAIN) $(SERVE)
 
 venv: $(STAMP)
 
-serve: $(STAMP)
+serve: $(SERVE)
 	$(PY) -m app
 
-data: $(STAMP)
+data: $(TRAIN)
 	$(PY) -m training.data
 
 # The browser tests (Swagger UI offline) drive Debian's headless Chromium; installed here when missing.
@@ -28,13 +41,13 @@ browser:
 test: $(STAMP) data browser
 	$(PY) -m pytest
 
-train: $(STAMP) data
+train: $(TRAIN) data
 	$(PY) -m training.digit
 	$(PY) -m training.fashion
 	$(PY) -m training.house
 	$(PY) -m training.poem
 
-eval: $(STAMP) data
+eval: $(TRAIN) data
 	$(PY) -m training.evaluate
 
 lint: $(STAMP)
@@ -65,6 +78,10 @@ bench-peers: $(STAMP)
 # Re-vendor the Swagger UI / ReDoc files served at /docs and /redoc (pinned in tools/fetch_docs_assets.py).
 docs-assets: $(STAMP)
 	$(PY) -m tools.fetch_docs_assets
+
+# Build the CPU image, run it with compose, call every endpoint, stop it under load (deploy/smoke.sh; needs Docker).
+docker-smoke:
+	bash deploy/smoke.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -52,6 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Uvicorn calls this after in-flight requests finished (or GRACEFUL_TIMEOUT_S passed);
         # the batchers then drain whatever is still queued rather than dropping it.
         await service.stop()
+        app.state.metrics.process_exiting()
         logger.info("shut down cleanly")
 
 

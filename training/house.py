@@ -21,6 +21,7 @@ from sklearn.model_selection import KFold
 from torch import nn
 from tqdm import tqdm
 
+from app.core.device import resolve_device
 from app.predictors.house_features import transform
 from training.common import (
     MODELS_DIR,
@@ -29,7 +30,6 @@ from training.common import (
     describe_run,
     export_torchscript,
     param_count,
-    resolve_device,
     seed_everything,
     write_meta,
 )

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from app.core.device import resolve_device
 from training.common import (
     MODELS_DIR,
     History,
@@ -21,7 +22,6 @@ from training.common import (
     describe_run,
     export_torchscript,
     param_count,
-    resolve_device,
     seed_everything,
     write_meta,
 )

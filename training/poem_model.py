@@ -13,8 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
-SPECIALS = [PAD, BOS, EOS, UNK]
+from app.predictors.poem_tokens import BOS, EOS, PAD, SPECIALS, UNK  # noqa: F401  (serving owns the specials)
 
 
 class Vocab:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import copy
 import logging
+import os
 import queue
 import threading
 import time
@@ -35,6 +36,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 _TRACEBACKS = logging.Formatter()
 FLUSH_INTERVAL_S = 0.05
 _writer: BatchWriter | None = None
+_PID = os.getpid()  # which worker wrote a line, when WORKERS > 1 (each worker imports this module afresh)
 ACCESS_LOGGER = "dlserve.access"
 _access = logging.getLogger(ACCESS_LOGGER)
 
@@ -55,7 +57,8 @@ class AccessEntry:
 def _json_line(entry: AccessEntry) -> str:
     """What JsonFormatter makes of the same record, without building one."""
     time_text = datetime.fromtimestamp(entry.created, UTC).isoformat(timespec="milliseconds")
-    line = {"time": time_text, "level": "info", "logger": ACCESS_LOGGER, "message": entry.message, **entry.fields}
+    line = {"time": time_text, "level": "info", "logger": ACCESS_LOGGER, "pid": _PID, "message": entry.message,
+            **entry.fields}  # fmt: skip
     return orjson.dumps(line, default=str).decode()
 
 
@@ -75,6 +78,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": _PID,  # not record.process: logProcesses is off (a syscall per record)
             "message": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})

@@ -1,10 +1,26 @@
-"""Prometheus metrics, kept in a registry of the app's own (so several apps in one process — tests — never clash)."""
+"""Prometheus metrics, kept in a registry of the app's own (so several apps in one process — tests — never clash).
+
+With several uvicorn workers (WORKERS > 1), `python -m app` sets PROMETHEUS_MULTIPROC_DIR before any worker
+starts: prometheus-client then keeps every value in a file per process, and a scrape, whichever worker
+answers it, adds up all of them (prometheus-client's multiprocess mode). Gauges say how to combine workers.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
@@ -29,15 +45,17 @@ class Metrics:
             "dlserve_batch_size", "Items per forward pass by model",
             ["model"], buckets=BATCH_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        # Across workers: queue depths add up; a model is loaded only if every worker has it.
         self.queue_depth = Gauge(
             "dlserve_queue_depth", "Items waiting or running in a model's micro-batcher", ["model"],
-            registry=self.registry,
+            registry=self.registry, multiprocess_mode="livesum",
         )  # fmt: skip
         self.model_up = Gauge(
-            "dlserve_model_loaded", "1 when the model is loaded and warmed, else 0", ["model"], registry=self.registry
-        )
+            "dlserve_model_loaded", "1 when the model is loaded and warmed, else 0", ["model"],
+            registry=self.registry, multiprocess_mode="livemin",
+        )  # fmt: skip
         self.device = Gauge("dlserve_device_info", "The device models run on (value 1)", ["device"],
-                            registry=self.registry)  # fmt: skip
+                            registry=self.registry, multiprocess_mode="livemax")  # fmt: skip
 
         # labels() takes a lock and builds a key each call; the children, cached, are a dict lookup away.
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -56,3 +74,17 @@ class Metrics:
     def observe_batch(self, model: str, size: int, seconds: float) -> None:
         self.batch_size.labels(model).observe(size)
         self.inference.labels(model).observe(seconds)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text a scrape gets: this process's registry, or every worker's files in multiprocess mode."""
+        if not os.environ.get(MULTIPROCESS_ENV):
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    @staticmethod
+    def process_exiting() -> None:
+        """A worker stops: its live gauges (queue depth, models loaded) stop counting in the sums."""
+        if os.environ.get(MULTIPROCESS_ENV):
+            multiprocess.mark_process_dead(os.getpid())

@@ -41,11 +41,13 @@ class MicroBatcher:
         enabled: bool = True,
         retry_after_s: int = 1,
         on_batch: Callable[[str, int, float], None] | None = None,
+        on_depth: Callable[[int], None] | None = None,
     ) -> None:
         self.name, self._run_batch, self.on_batch = name, run_batch, on_batch
         self.max_batch_size, self.max_wait_s, self.max_queue_size = max_batch_size, max_wait_s, max_queue_size
         self.enabled, self.retry_after_s = enabled, retry_after_s
-        self.pending_items = 0  # items queued or running: the queue depth that the bound applies to
+        self.on_depth = on_depth
+        self._pending_items = 0
         self.batch_sizes: list[int] = []  # recent batch sizes, for tests and metrics (bounded below)
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._last_batch_jobs = 0  # requests in the previous batch: >1 means concurrent traffic
@@ -53,6 +55,19 @@ class MicroBatcher:
         # One thread per model: forward passes of one model never overlap, so torch's own threads
         # are not oversubscribed, and the event loop is never blocked.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{name}")
+
+    @property
+    def pending_items(self) -> int:
+        """Items queued or running: the queue depth that the bound applies to (and the metric reports)."""
+        return self._pending_items
+
+    @pending_items.setter
+    def pending_items(self, count: int) -> None:
+        # Set where it changes, not read by a callback at scrape time: with several workers a scrape
+        # reads every worker's last value from its file, and only a value written there is seen.
+        self._pending_items = count
+        if self.on_depth is not None:
+            self.on_depth(count)
 
     def run_batch(self, items: list[Any]) -> list[Any]:
         """One forward pass (on the model's thread), reported to `on_batch` for the metrics."""

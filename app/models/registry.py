@@ -19,8 +19,8 @@ from typing import Any
 import torch
 
 from app.core.errors import ApiError
+from app.models.checksums import sha256_file
 from app.models.optimize import optimize_for_serving
-from training.data.manifest import sha256_file
 
 logger = logging.getLogger("dlserve.models")
 

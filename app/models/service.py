@@ -10,13 +10,13 @@ from typing import Any
 import torch
 
 from app.core.config import Settings
+from app.core.device import resolve_device
 from app.core.metrics import Metrics
 from app.models.batcher import MicroBatcher
 from app.models.registry import MODEL_NAMES, LoadedModel, ModelRegistry
 from app.predictors.classifier import ImageClassifier
 from app.predictors.house import HousePricer
 from app.predictors.poem_generation import PoemGenerator, PoemSpec
-from training.common import resolve_device
 
 logger = logging.getLogger("dlserve")
 
@@ -66,12 +66,13 @@ class ModelService:
                     enabled=settings.batching,
                     retry_after_s=settings.retry_after_s,
                     on_batch=metrics.observe_batch,
+                    on_depth=metrics.queue_depth.labels(name).set,
                 )
-                metrics.queue_depth.labels(name).set_function(lambda b=batcher: b.pending_items)
+                metrics.queue_depth.labels(name).set(0)
                 await batcher.start()
                 service.batchers[name] = batcher
         for name in MODEL_NAMES:
-            metrics.model_up.labels(name).set_function(lambda n=name: float(n in service.registry.warmed))
+            metrics.model_up.labels(name).set(float(name in service.registry.warmed))
         return service
 
     async def stop(self) -> None:

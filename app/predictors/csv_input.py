@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from app.core.errors import ApiError
-from training.data.images import N_PIXELS, pixel_columns
+from app.predictors.image_input import N_PIXELS, pixel_columns
 
 
 def read_csv(data: bytes, *, max_rows: int, **options: Any) -> pd.DataFrame:

@@ -30,6 +30,11 @@ ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
 
+def pixel_columns(first_index: int) -> list[str]:
+    """Kaggle's pixel column names: its digit files count from pixel0, its Fashion-MNIST files from pixel1."""
+    return [f"pixel{i}" for i in range(first_index, first_index + N_PIXELS)]
+
+
 class ImageInputError(ValueError):
     """A client's image or pixel input is unusable; `str(exc)` is a clear message for a 4xx answer.
 

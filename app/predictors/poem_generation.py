@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from training.poem_model import BOS, SPECIALS
+from app.predictors.poem_tokens import BOS, SPECIALS
 
 COMMA, PERIOD = "，", "。"
 LINE_LENGTHS = (5, 7)

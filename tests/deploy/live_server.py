@@ -24,7 +24,7 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, log_path: Path, **env: str) -> None:
+    def __init__(self, log_path: Path, python_args: tuple[str, ...] = ("-m", "app"), **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -38,7 +38,7 @@ class LiveServer:
         }
         environment = os.environ | defaults | env
         self._log = log_path.open("w")
-        self.process = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=environment,
+        self.process = subprocess.Popen([sys.executable, *python_args], cwd=ROOT, env=environment,
                                         stdout=self._log, stderr=subprocess.STDOUT)  # fmt: skip
 
     def wait_ready(self, timeout: float = 120.0) -> float:

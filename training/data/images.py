@@ -12,15 +12,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-N_PIXELS = 28 * 28
+from app.predictors.image_input import N_PIXELS, pixel_columns
 
 
 class CsvFormatError(ValueError):
     """A CSV file does not have the columns or values its dataset requires."""
-
-
-def pixel_columns(first_index: int) -> list[str]:
-    return [f"pixel{i}" for i in range(first_index, first_index + N_PIXELS)]
 
 
 def write_image_csv(path: Path, images: np.ndarray, labels: np.ndarray | None, *, first_pixel: int) -> int:

@@ -1,9 +1,8 @@
-"""GET /metrics — Prometheus exposition from the app's own registry."""
+"""GET /metrics — Prometheus exposition: the app's own registry, or all workers' values when WORKERS > 1."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 router = APIRouter(tags=["operations"])
 
@@ -11,4 +10,5 @@ router = APIRouter(tags=["operations"])
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 def read_metrics(request: Request) -> Response:
     """Requests, latency, inference time, batch sizes, queue depth, loaded models and device, for Prometheus."""
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body, media_type = request.app.state.metrics.exposition()
+    return Response(body, media_type=media_type)
