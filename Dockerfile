@@ -31,21 +31,24 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && cd /opt/venv/lib/python3.11/site-packages \
     && rm -rf torch/include torch/share \
     && find . -depth -type d -name tests -exec rm -rf {} +
+# The code last (a code change rebuilds from here), compiled now: with a read-only root filesystem
+# (compose, Kubernetes) Python could not write its bytecode cache at start.
+COPY app ./app
+RUN python -m compileall -q app
 
 FROM ${BASE_IMAGE} AS runtime
 ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH
 WORKDIR /srv
 RUN useradd --create-home --uid 10001 --user-group dlserve
-COPY --from=build /opt/venv /opt/venv
-COPY --chown=dlserve:dlserve app ./app
-COPY --chown=dlserve:dlserve models ./models
-# Bytecode compiled now: with a read-only root filesystem (Kubernetes) Python could not cache it at start.
-RUN python -m compileall -q app
-USER dlserve
 EXPOSE 8000
 # Ready means every model is loaded and warmed; give the first start time to do that.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=4).status != 200)"]
 # Exec form: uvicorn is PID 1 and receives SIGTERM directly (graceful shutdown, exit 0).
 CMD ["python", "-m", "app"]
+# Metadata above, files below: every step after the 1 GB venv costs a copy of it on the vfs storage driver.
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build --chown=dlserve:dlserve /srv/app ./app
+COPY --chown=dlserve:dlserve models ./models
+USER dlserve

@@ -36,7 +36,9 @@ fi
 command -v python3 > /dev/null || cannot_run "python3 is needed on the host for the checks (standard library only)"
 docker image inspect "$BASE_IMAGE" > /dev/null 2>&1 || docker pull "$BASE_IMAGE" > /dev/null 2>&1 \
     || cannot_run "base image $BASE_IMAGE is neither here nor pullable (set BASE_IMAGE, e.g. a registry mirror's)"
-if ! python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', $PORT))" 2> /dev/null; then
+# SO_REUSEADDR as a server sets it: connections of a previous run still in TIME_WAIT do not count as taken.
+if ! python3 -c "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', $PORT)); s.listen()" 2> /dev/null; then
     cannot_run "port $PORT is taken on this host (set SMOKE_PORT)"
 fi
 
@@ -55,9 +57,10 @@ docker build --network host --tag "$IMAGE" \
     || { tail -n 30 /tmp/dlserve-smoke-build.log; cannot_run "the image did not build (log above)"; }
 image_bytes=$(docker image inspect --format '{{.Size}}' "$IMAGE")
 base_bytes=$(docker image inspect --format '{{.Size}}' "$BASE_IMAGE")
-printf 'built in %d s: %s is %s, its base %s is %s, so the image adds %s\n' $((SECONDS - started)) "$IMAGE" \
-    "$(numfmt --to=si --suffix=B "$image_bytes")" "$BASE_IMAGE" "$(numfmt --to=si --suffix=B "$base_bytes")" \
-    "$(numfmt --to=si --suffix=B $((image_bytes - base_bytes)))"
+megabytes() { printf '%d MB' $(($1 / 1000000)); }
+printf 'built in %d s: %s is %s, its base %s is %s, so the image adds %s (target: at most 1,100 MB)\n' \
+    $((SECONDS - started)) "$IMAGE" "$(megabytes "$image_bytes")" "$BASE_IMAGE" "$(megabytes "$base_bytes")" \
+    "$(megabytes $((image_bytes - base_bytes)))"
 
 say "docker compose up (${compose[*]})"
 DLSERVE_PORT=$PORT "${compose[@]}" up --detach --no-build api
