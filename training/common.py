@@ -33,6 +33,8 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: models/<name>)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--reuse-baseline", action="store_true",
+                        help="poem: the course recipe's numbers from models/poem/meta.json, not a new run")  # fmt: skip
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from app.models.registry import MODEL_NAMES, LoadedModel, ModelRegistry
 from app.predictors.classifier import ImageClassifier
 from app.predictors.house import HousePricer
 from app.predictors.poem_generation import PoemGenerator, PoemSpec
+from app.predictors.rhymes import RHYMES_FILE, load_rhyme_tables
 
 logger = logging.getLogger("dlserve")
 
@@ -46,8 +48,10 @@ class ModelService:
 
         def prepare(loaded: LoadedModel) -> None:
             if loaded.name == "poem":
-                predictor: Any = PoemGenerator(loaded.module, loaded.side["tokens"], loaded.device)
-                predictor.generate(PoemSpec(seed=0))  # warm-up: one whole poem
+                rhymes = load_rhyme_tables(Path(settings.model_dir) / "poem" / RHYMES_FILE)
+                predictor: Any = PoemGenerator(loaded.module, loaded.side["tokens"], loaded.device, rhymes)
+                predictor.generate(PoemSpec(seed=0))  # warm-up: one whole poem, free and rhymed
+                predictor.generate(PoemSpec(seed=0, rhyme="pingshui", tones="strict"))
                 predictor.keywords_to_chars("春风", 1)  # and jieba's dictionary, which loads lazily (~1 s)
             else:
                 predictor = factories[loaded.name](loaded)

@@ -7,6 +7,9 @@ state sees the same text format it was trained on. The shape therefore holds wha
 
 `stream(spec)` yields the characters of the lines, punctuation included, one at a time; `generate(spec)["poem"]` is
 the same text with a "\n" after each couplet's "。" (the line break is presentation, not part of the stream).
+
+With `rhyme` or `tones` set, lines are written by app/predictors/rhymed_decoding.py instead: several candidates
+per line under the rhyme table and tone pattern, the most likely one kept.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any
 import torch
 
 from app.predictors.poem_tokens import BOS, SPECIALS
+from app.predictors.rhymed_decoding import RhymedDecoder, RhymeInputError, rhyme_report
+from app.predictors.rhymes import RHYME_SYSTEMS, RhymeTable
 
 COMMA, PERIOD = "，", "。"
 LINE_LENGTHS = (5, 7)
@@ -34,6 +39,8 @@ MAX_LINES = 16
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 5.0
 SEED_LIMIT = 2**32  # fresh seeds stay well inside JSON's exact-integer range so a browser can send them back
+RHYMES = ("none", *RHYME_SYSTEMS)
+TONES = ("none", "loose", "strict")
 
 
 class PoemInputError(ValueError):
@@ -57,6 +64,8 @@ class PoemSpec:
     temperature: float = 0.8
     top_k: int = 20
     seed: int | None = None
+    rhyme: str = "none"  # or a rhyme table: "pingshui" (平水韵) or "xinyun" (中华新韵)
+    tones: str = "none"  # or "loose" / "strict": the 平仄 patterns of regulated verse
 
 
 def with_seed(spec: PoemSpec) -> PoemSpec:
@@ -82,7 +91,8 @@ def _jieba_analyse() -> ModuleType:
 class PoemGenerator:
     """Writes poems of an exact shape with a CharRNN-like module: forward(tokens, hidden), initial_hidden(n)."""
 
-    def __init__(self, model: Any, tokens: list[str], device: torch.device | str = "cpu") -> None:
+    def __init__(self, model: Any, tokens: list[str], device: torch.device | str = "cpu",
+                 rhymes: dict[str, RhymeTable] | None = None) -> None:  # fmt: skip
         if tokens[: len(SPECIALS)] != SPECIALS:
             raise ValueError(f"a poem vocabulary must start with {SPECIALS}")
         self.index = {t: i for i, t in enumerate(tokens)}
@@ -102,6 +112,8 @@ class PoemGenerator:
             logits, _ = self._step([self._bos], self._initial_hidden())
         if logits.shape[-1] != len(tokens):
             raise ValueError(f"the model predicts {logits.shape[-1]} tokens but the vocabulary has {len(tokens)}")
+        self.rhymes = rhymes or {}
+        self._rhymed = RhymedDecoder(self.model, tokens, self._allowed, self.device, self.rhymes) if rhymes else None
 
     @classmethod
     def load(cls, model_path: Path, vocab_path: Path, device: torch.device | str = "cpu") -> PoemGenerator:
@@ -145,6 +157,15 @@ class PoemGenerator:
                 f"acrostic has {len(spec.acrostic)} characters but the poem has {spec.line_num} lines; "
                 "give one head character per line"
             )
+        if spec.rhyme not in RHYMES or spec.tones not in TONES:
+            raise PoemInputError(f"rhyme must be one of {RHYMES} and tones one of {TONES}")
+        if _constrained(spec):
+            if self._rhymed is None:
+                raise PoemInputError("this poem model was loaded without rhyme tables; use rhyme='none', tones='none'")
+            try:
+                self._rhymed.feasible_forms(spec, _forced(spec))
+            except RhymeInputError as exc:
+                raise PoemInputError(str(exc)) from exc
 
     def stream(self, spec: PoemSpec) -> Iterator[str]:
         """The poem one character at a time, punctuation included, no line breaks (for server-sent events).
@@ -154,6 +175,9 @@ class PoemGenerator:
         """
         spec = with_seed(spec)
         self.check(spec)
+        if _constrained(spec):
+            assert self._rhymed is not None  # check() refused the spec otherwise
+            return self._decode_rhymed(spec)
         return self._decode(spec)
 
     def generate(self, spec: PoemSpec) -> dict[str, Any]:
@@ -163,7 +187,14 @@ class PoemGenerator:
         width = spec.line_length + 1
         lines = [text[i : i + width] for i in range(0, len(text), width)]
         poem = text.replace(PERIOD, PERIOD + "\n").rstrip("\n")  # "。" only ever closes a line
-        return {"poem": poem, "lines": lines, "seed": spec.seed}
+        return {"poem": poem, "lines": lines, "seed": spec.seed, **self.describe_rhyme(spec, lines)}
+
+    def describe_rhyme(self, spec: PoemSpec, lines: list[str]) -> dict[str, Any]:
+        """{"rhyme_group", "rhymes" (per line)} under the requested table; {} when no rhyme was asked for."""
+        if spec.rhyme == "none" or spec.rhyme not in self.rhymes:
+            return {}
+        group, rhymes = rhyme_report(self.rhymes[spec.rhyme], lines)
+        return {"rhyme_group": group, "rhymes": rhymes}
 
     def keywords_to_chars(self, theme: str, limit: int) -> str:
         """Up to `limit` distinct writable characters from the theme's keywords (jieba TF-IDF), keyword order first.
@@ -213,6 +244,17 @@ class PoemGenerator:
             pending.append(mark)
             yield self.tokens[mark]
 
+    @torch.inference_mode()
+    def _decode_rhymed(self, spec: PoemSpec) -> Iterator[str]:
+        assert self._rhymed is not None and spec.seed is not None
+
+        def step(ids: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            logits, hidden = self.model(ids.to(self.device), hidden)
+            return logits[:, -1], hidden
+
+        generator = torch.Generator().manual_seed(spec.seed)
+        yield from self._rhymed.decode(spec, _forced(spec), step, (self._comma, self._period), generator)
+
     def _sample(self, logits: torch.Tensor, spec: PoemSpec, used: list[int], generator: torch.Generator) -> int:
         """One Chinese character from the top_k at `temperature`, avoiding repeats within the line when possible."""
         allowed = self._allowed.clone()
@@ -224,3 +266,13 @@ class PoemGenerator:
         top, ids = scores.topk(min(spec.top_k, int(allowed.sum())))
         choice = torch.multinomial(torch.softmax(top, dim=-1), 1, generator=generator)
         return int(ids[choice])
+
+
+def _constrained(spec: PoemSpec) -> bool:
+    return spec.rhyme != "none" or spec.tones != "none"
+
+
+def _forced(spec: PoemSpec) -> dict[tuple[int, int], str]:
+    """(line, column) -> character fixed by the request: the start of the first line, or one head per line."""
+    forced = {(0, col): char for col, char in enumerate(spec.start)}
+    return forced | {(line, 0): char for line, char in enumerate(spec.acrostic or "")}

@@ -15,7 +15,7 @@ class PoemRequest(BaseModel):
         strict=True,  # numbers are JSON numbers: "5" or true for top_k is a 422, as the schema says
         json_schema_extra={
             "examples": [{"start": "春", "acrostic": None, "line_num": 4, "line_length": 7, "temperature": 0.8,
-                          "top_k": 20, "seed": 42}]
+                          "top_k": 20, "seed": 42, "rhyme": "pingshui", "tones": "none"}]
         },
     )  # fmt: skip
 
@@ -38,6 +38,16 @@ class PoemRequest(BaseModel):
         description=f"Sampling temperature, {MIN_TEMPERATURE}–2: lower is safer, higher is bolder.",
     )  # fmt: skip
     top_k: int = Field(20, ge=1, le=500, description="Sample only among the k most likely characters.")
+    rhyme: Literal["pingshui", "xinyun", "none"] = Field(
+        "pingshui",
+        description="The even lines end in one rhyme group, no rhyme character twice; odd lines after the first end "
+        "oblique. pingshui = 平水韵 (Tang regulated verse), xinyun = 中华新韵 (modern Mandarin), none = free.",
+    )
+    tones: Literal["none", "loose", "strict"] = Field(
+        "none",
+        description="平仄: strict = one of the standard patterns of 绝句/律诗 at every character; loose = the same "
+        "with 一三五不论 (the 1st, 3rd, 5th characters free); none = line ends only.",
+    )
     seed: int | None = Field(None, ge=0, le=2**53, description="Same seed and request → same poem; omitted = random.")
 
 
@@ -46,3 +56,5 @@ class Poem(BaseModel):
     lines: list[str] = Field(description="Each line with its closing mark (，or 。)")
     seed: int = Field(description="The seed used: send it back to get the same poem")
     model_version: str = Field(description="Version of the poem model that answered")
+    rhyme_group: str | None = Field(None, description="The rhyme group of the even lines (absent when rhyme='none')")
+    rhymes: list[bool] | None = Field(None, description="Per line: does it end on a rhyme (absent when rhyme='none')")

@@ -45,7 +45,7 @@ def assert_shape(answer: dict, line_num: int = 4, line_length: int = 7, start: s
 
 def test_default_request_is_a_seven_character_quatrain(client):
     answer = poem(client)
-    assert set(answer) == {"poem", "lines", "seed", "model_version"}
+    assert set(answer) == {"poem", "lines", "seed", "model_version", "rhyme_group", "rhymes"}  # pingshui by default
     assert_shape(answer)
     assert answer["model_version"] == client.get("/models/poem").json()["version"]
 
@@ -116,7 +116,14 @@ def test_unknown_characters_are_422_and_listed_exactly(client):
         ({"line_length": 6}, "line_length: Input should be 5 or 7"),
         ({"temperature": 0}, "temperature: Input should be greater than or equal to 0.05"),
         ({"top_k": 0}, "top_k: Input should be greater than or equal to 1"),
-        ({"rhyme": "ang"}, "rhyme: unknown field"),
+        ({"meter": "ang"}, "meter: unknown field"),
+        ({"rhyme": "ang"}, "rhyme: Input should be 'pingshui', 'xinyun' or 'none'"),
+        ({"tones": "exact"}, "tones: Input should be 'none', 'loose' or 'strict'"),
+        (
+            {"acrostic": "春夏秋冬", "line_length": 5, "tones": "strict"},
+            "no standard strict tone pattern fits the given characters (tones='loose' frees the 1st, 3rd and 5th "
+            "characters): 仄起首句不入韵: line 1, character 1 must be oblique (仄) but '春' is level (平)",
+        ),
         ({"start": "春眠不觉晓处", "line_length": 5}, "start has 6 characters but a line has only 5"),
         ({"start": "一二三四五六七八"}, "start: String should have at most 7 characters"),
         ({"start": "春", "acrostic": "春夏秋冬"}, "give either start or acrostic, not both"),
@@ -133,6 +140,9 @@ def test_unknown_characters_are_422_and_listed_exactly(client):
         "temperature 0",
         "top_k 0",
         "unknown field",
+        "unknown rhyme",
+        "unknown tones",
+        "acrostic impossible under strict tones",
         "start > line",
         "start > 7",
         "start+acrostic",

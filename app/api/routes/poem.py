@@ -38,7 +38,8 @@ def to_spec(request: PoemRequest, generator: PoemGenerator, settings: Settings) 
             else:
                 start = generator.keywords_to_chars(request.theme, min(2, request.line_length))
         spec = PoemSpec(start=start, acrostic=acrostic, line_num=request.line_num, line_length=request.line_length,
-                        temperature=request.temperature, top_k=request.top_k, seed=request.seed)  # fmt: skip
+                        temperature=request.temperature, top_k=request.top_k, seed=request.seed,
+                        rhyme=request.rhyme, tones=request.tones)  # fmt: skip
         generator.check(spec)
     except PoemInputError as exc:
         extra = {"unknown_characters": exc.unknown} if exc.unknown else {}
@@ -46,9 +47,10 @@ def to_spec(request: PoemRequest, generator: PoemGenerator, settings: Settings) 
     return with_seed(spec)  # drawn here, so a streamed poem can report its seed too
 
 
-@router.post("", response_model=Poem)
+@router.post("", response_model=Poem, response_model_exclude_none=True)
 async def generate_poem(request: PoemRequest, http: Request, service: ServiceDep, settings: SettingsDep) -> Poem:
-    """Write a poem of exactly `line_num` lines of `line_length` characters, alternately ending in ，and 。."""
+    """Write a poem of exactly `line_num` lines of `line_length` characters, alternately ending in ，and 。,
+    rhyming under `rhyme` and keeping the 平仄 of `tones`; a request no pattern can satisfy is a 422 saying why."""
     generator: PoemGenerator = service.predictor("poem")
     http.state.model, http.state.batch_size = "poem", 1
     spec = to_spec(request, generator, settings)
@@ -86,7 +88,9 @@ async def stream_poem(
             for index, char in enumerate(generator.stream(spec)):
                 text += char
                 yield _event("char", {"index": index, "char": char})
-            yield _event("done", {**_assemble(text, spec), "seed": spec.seed, "model_version": version})
+            poem = _assemble(text, spec)
+            rhyme = generator.describe_rhyme(spec, poem["lines"])
+            yield _event("done", {**poem, "seed": spec.seed, "model_version": version, **rhyme})
         except Exception:  # the status line is already sent: report in-band, log the traceback
             logger.exception("poem stream failed")
             yield _event("error", error_body("internal server error", "internal_error"))

@@ -1,0 +1,212 @@
+"""Decoding that rhymes and keeps to a tone pattern, one character at a time with a look-ahead before each rhyme.
+
+Every character is sampled only among those its position allows: the tone the pattern asks for (平/仄), the rhyme
+group at a rhyme position, no rhyme character twice in a poem. Forcing the last character alone gives lines that
+swerve at the end, so the character *before* a rhyme is chosen with a one-step beam: LOOKAHEAD candidates for it
+go through the model in one batch, and each is weighed by its own probability times the probability mass the
+model then puts on the characters allowed to end the line; one is drawn in proportion (at the request's
+temperature). The line leads to its rhyme instead of being bent at the last character — for the price of one
+batched step per rhyming line (whole candidate lines cost each line CANDIDATES times over: on a CPU a batch of 4
+costs nearly 4 single steps, because the vocabulary projection dominates).
+
+Which rhyme group the poem uses is the model's choice: at the first rhyme position any level character may end
+the line, and that character sets the group. Under tone patterns the first line starts under every standard
+pattern that the forced characters (start, acrostic heads) allow; each character narrows them to those it fits,
+so the model's first characters pick 平起 or 仄起, and its first line's last character whether that line rhymes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from app.predictors.rhymes import ANY, LEVEL, OBLIQUE, RhymeTable, line_pattern, standard_forms
+
+LOOKAHEAD = 4  # candidates for the character before a rhyme, weighed by how well the model can then rhyme
+RHYME = "韵"  # a pattern's last symbol at a rhyme position: level, and in the poem's group once it has one
+
+
+class RhymeInputError(ValueError):
+    """A request no pattern can satisfy (a forced character of the wrong tone); the message says why."""
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    patterns: tuple[str, ...]  # one per line: 平 / 仄 / * per character, the last one 韵 / 仄 / *
+
+
+def poem_forms(line_num: int, length: int, tones: str) -> list[Form]:
+    """The patterns a poem may follow. Without tone rules only the line ends are fixed: even lines rhyme, odd
+    lines after the first end oblique, and the first line ends freely (on a level character it rhymes)."""
+    if tones == "none":
+        free = ANY * (length - 1)
+        return [
+            Form("free", tuple(free + (RHYME if line % 2 else OBLIQUE if line else ANY) for line in range(line_num)))
+        ]
+    forms = []
+    for name, types in standard_forms(line_num, length).items():
+        patterns = [line_pattern(t, length, loose=tones == "loose") for t in types]
+        forms.append(Form(name, tuple(p[:-1] + (RHYME if p[-1] == LEVEL else p[-1]) for p in patterns)))
+    return forms
+
+
+def conflict(form: Form, forced: dict[tuple[int, int], str], table: RhymeTable) -> str | None:
+    """Why a forced character cannot stand where the form puts it, or None when it fits."""
+    for (line, col), char in sorted(forced.items()):
+        symbol = form.patterns[line][col]
+        need = LEVEL if symbol == RHYME else symbol
+        if need != ANY and table.tone(char) != need:
+            have = {LEVEL: "level (平)", OBLIQUE: "oblique (仄)", None: "of unknown tone"}[table.tone(char)]
+            wanted = "level (平)" if need == LEVEL else "oblique (仄)"
+            return f"line {line + 1}, character {col + 1} must be {wanted} but {char!r} is {have}"
+    return None
+
+
+class RhymedDecoder:
+    """Writes a poem line by line from CANDIDATES sampled lines each, under a rhyme table and tone patterns."""
+
+    def __init__(self, model: Any, tokens: list[str], allowed: torch.Tensor, device: torch.device,
+                 tables: dict[str, RhymeTable]) -> None:  # fmt: skip
+        self.model, self.tokens, self.allowed, self.device, self.tables = model, tokens, allowed, device, tables
+        self.index = {token: i for i, token in enumerate(tokens)}
+        self._masks = {name: self._table_masks(table) for name, table in tables.items()}
+
+    def _table_masks(self, table: RhymeTable) -> dict[str, Any]:
+        def mask(chars) -> torch.Tensor:
+            ids = torch.tensor([self.index[c] for c in chars if c in self.index], dtype=torch.long)
+            return torch.zeros(len(self.tokens), dtype=torch.bool).index_fill_(0, ids, True)
+
+        level = mask(table.groups_of) & self.allowed
+        oblique = (mask(table.oblique) if table.oblique is not None else ~level) & self.allowed
+        groups = [mask(c for c, g in table.groups_of.items() if group in g) & self.allowed
+                  for group in range(len(table.group_names))]  # fmt: skip
+        return {LEVEL: level, OBLIQUE: oblique, ANY: self.allowed, "groups": groups}
+
+    def tone_table(self, rhyme: str) -> str:
+        return rhyme if rhyme != "none" else "pingshui"  # tone rules without rhyme still need 平仄
+
+    def feasible_forms(self, spec: Any, forced: dict[tuple[int, int], str]) -> list[Form]:
+        """The forms that fit the forced characters; RhymeInputError naming the conflicts when none does."""
+        table = self.tables[self.tone_table(spec.rhyme)]
+        forms = poem_forms(spec.line_num, spec.line_length, spec.tones)
+        reasons = {form.name: conflict(form, forced, table) for form in forms}
+        fitting = [form for form in forms if reasons[form.name] is None]
+        if not fitting:
+            detail = "; ".join(f"{name}: {reason}" for name, reason in reasons.items())
+            hint = " (tones='loose' frees the 1st, 3rd and 5th characters)" if spec.tones == "strict" else ""
+            raise RhymeInputError(f"no standard {spec.tones} tone pattern fits the given characters{hint}: {detail}")
+        return fitting
+
+    def decode(self, spec: Any, forced_chars: dict[tuple[int, int], str], step: Any, marks: tuple[int, int],
+               generator: torch.Generator) -> Iterator[str]:  # fmt: skip
+        """Yields the poem's characters and marks; `step(ids[N, 1], hidden)` runs the model on N rows at once."""
+        forms = self.feasible_forms(spec, forced_chars)
+        masks = self._masks[self.tone_table(spec.rhyme)]
+        rhyme_table = self.tables.get(spec.rhyme)
+        forced = {key: self.index[char] for key, char in forced_chars.items()}
+        hidden = self.model.initial_hidden(1).to(self.device)
+        logits = torch.empty(0)
+        pending = [self.index["<bos>"]]  # decided but not yet fed: fed together in one step when logits are needed
+        line_state = _LineState(group=None, used_rhymes=torch.zeros(len(self.tokens), dtype=torch.bool))
+        for line in range(spec.line_num):
+            line_used = torch.zeros(len(self.tokens), dtype=torch.bool)
+            for col in range(spec.line_length):
+                symbols = {form.patterns[line][col] for form in forms}
+                if (line, col) in forced:
+                    token = forced[(line, col)]
+                    pending.append(token)
+                else:
+                    if pending:
+                        logits, hidden = step(torch.tensor([pending]), hidden)
+                    allowed = self._allowed_for(symbols, masks, line_state) & ~line_used
+                    ends = {form.patterns[line][-1] for form in forms}
+                    if col == spec.line_length - 2 and ends == {RHYME} and (line, col + 1) not in forced:
+                        end_mask = self._allowed_for(ends, masks, line_state)
+                        token, logits, hidden = self._lookahead(logits, hidden, allowed, end_mask, line_used, spec,
+                                                                step, generator)  # fmt: skip
+                        pending = []
+                    else:
+                        token = self._sample(logits, allowed, spec, generator)
+                        pending = [token]
+                forms = [form for form in forms if self._fits(form.patterns[line][col], token, masks)]
+                line_used[token] = True
+                last = col == spec.line_length - 1
+                if last and rhyme_table is not None and self._ends_rhyme(forms, line, token, masks):
+                    line_state.used_rhymes[token] = True
+                    if line_state.group is None:
+                        line_state.group = rhyme_table.groups_of[self.tokens[token]][0]
+                yield self.tokens[token]
+            mark = marks[1] if line % 2 or line == spec.line_num - 1 else marks[0]
+            pending.append(mark)
+            yield self.tokens[mark]
+
+    def _allowed_for(self, symbols: set[str], masks: dict[str, Any], state: _LineState) -> torch.Tensor:
+        allowed = torch.zeros(len(self.tokens), dtype=torch.bool)
+        for symbol in symbols:
+            allowed |= self._symbol_mask(symbol, masks, state)
+        return allowed
+
+    def _symbol_mask(self, symbol: str, masks: dict[str, Any], state: _LineState) -> torch.Tensor:
+        if symbol != RHYME:
+            return masks[symbol]
+        rhyming = masks["groups"][state.group] if state.group is not None else masks[LEVEL]
+        unused = rhyming & ~state.used_rhymes
+        return unused if unused.any() else rhyming  # a small group used up: repeating a rhyme beats breaking it
+
+    def _fits(self, symbol: str, token: int, masks: dict[str, Any]) -> bool:
+        return bool(masks[LEVEL if symbol == RHYME else symbol][token])
+
+    def _ends_rhyme(self, forms: list[Form], line: int, token: int, masks: dict[str, Any]) -> bool:
+        """The line's last character is a rhyme: its pattern says so, or (a free first line) it is level."""
+        return any(form.patterns[line][-1] in (RHYME, ANY) for form in forms) and bool(masks[LEVEL][token])
+
+    def _sample(self, logits: torch.Tensor, allowed: torch.Tensor, spec: Any, generator: torch.Generator) -> int:
+        if not allowed.any():  # every allowed character is already in this line
+            allowed = self.allowed
+        scores = (logits[0].float().cpu() / spec.temperature).masked_fill(~allowed, float("-inf"))
+        top, ids = scores.topk(min(spec.top_k, int(allowed.sum())))
+        return int(ids[torch.multinomial(torch.softmax(top, dim=-1), 1, generator=generator)])
+
+    def _lookahead(self, logits: torch.Tensor, hidden: torch.Tensor, allowed: torch.Tensor, end_mask: torch.Tensor,
+                   line_used: torch.Tensor, spec: Any, step: Any,
+                   generator: torch.Generator) -> tuple[int, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """The character before a rhyme: LOOKAHEAD candidates in one batch, drawn by p(candidate) × p(rhyme after)."""
+        if not allowed.any():
+            allowed = self.allowed
+        probabilities = torch.softmax(logits[0].float().cpu(), dim=-1)
+        scores = (logits[0].float().cpu() / spec.temperature).masked_fill(~allowed, float("-inf"))
+        top, ids = scores.topk(min(spec.top_k, int(allowed.sum())))
+        count = min(LOOKAHEAD, len(ids))
+        candidates = ids[torch.multinomial(torch.softmax(top, dim=-1), count, replacement=False, generator=generator)]
+        next_logits, next_hidden = step(candidates.view(count, 1), hidden.repeat_interleave(count, dim=1))
+        after = torch.softmax(next_logits.float().cpu(), dim=-1)
+        ending = end_mask & ~line_used
+        mass = torch.stack([(after[i] * (ending & (torch.arange(len(self.tokens)) != c))).sum()
+                            for i, c in enumerate(candidates.tolist())])  # fmt: skip
+        # In logs: at a temperature of 0.05 the weights, raised to the 20th power, would underflow to zero.
+        weight = torch.softmax((probabilities[candidates] * mass).clamp_min(1e-30).log() / spec.temperature, dim=0)
+        pick = int(torch.multinomial(weight, 1, generator=generator))
+        return int(candidates[pick]), next_logits[pick : pick + 1], next_hidden[:, pick : pick + 1].contiguous()
+
+
+@dataclass
+class _LineState:
+    group: int | None  # the poem's rhyme group, once its first rhyme is written
+    used_rhymes: torch.Tensor  # rhyme characters already used (bool over the vocabulary)
+
+
+def rhyme_report(table: RhymeTable, lines: list[str]) -> tuple[str | None, list[bool]]:
+    """The poem's rhyme group (the one most even lines end in) and, per line, whether its last character rhymes."""
+    ends = [line[-2] for line in lines]
+    votes: dict[int, int] = {}
+    for char in ends[1::2]:
+        for group in table.groups_of.get(char, ()):
+            votes[group] = votes.get(group, 0) + 1
+    if not votes:
+        return None, [False] * len(lines)
+    group = max(sorted(votes), key=lambda g: votes[g])
+    return table.group_names[group], [table.rhymes(char, group) for char in ends]
