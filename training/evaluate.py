@@ -26,6 +26,7 @@ from training.data.manifest import sha256_file
 from training.data.mnist_like import DIGITS, FASHION, ImageDatasetSpec
 from training.house_preprocess import TARGET
 from training.poem import evaluate as poem_cross_entropy
+from training.poem_eval import POEMS, evaluate_poems
 from training.poem_model import Vocab
 
 # The default poem model must beat the course recipe by a clear margin, not a rounding error.
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--only", nargs="+", choices=sorted(MEASURES), default=sorted(MEASURES))
+    parser.add_argument("--poems", type=int, default=POEMS, help="sampled poems per setting in the poem section")
     args = parser.parse_args(argv)
     rows, errors = [], []
     for name in args.only:
@@ -145,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
+    if "poem" in args.only and not any(e.startswith("poem:") for e in errors):
+        model = torch.jit.load(str(args.models_dir / "poem" / "model.pt"), map_location="cpu").eval()
+        report, poem_failures = evaluate_poems(model, args.models_dir / "poem", args.poems)
+        print("\npoem section (training/poem_eval.py):\n" + "\n".join(report))
+        errors += [f"poem: {failure}" for failure in poem_failures]
     failed = [r.model for r in rows if not r.passed]
     if failed:
         print(f"error: below target: {', '.join(failed)}", file=sys.stderr)
