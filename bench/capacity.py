@@ -37,7 +37,8 @@ def measure(seconds: int, folder: Path) -> dict[str, float]:
         "dlserve", [sys.executable, "-m", "app"], "/health/ready", {"HOST": "127.0.0.1", "LOG_LEVEL": "warning"}
     )
     digit = wrk_script(folder, "digit", json.dumps({"pixels": DIGIT_PIXELS}).encode(), "application/json")
-    poem = wrk_script(folder, "poem", json.dumps(POEM_BODY).encode(), "application/json")
+    # What a client gets by default: a rhymed (pingshui) poem.
+    poem = wrk_script(folder, "poem", json.dumps(POEM_BODY | {"rhyme": "pingshui"}).encode(), "application/json")
     with running(server, folder) as (process, port, _):
         run_wrk(port, "/predict/digit", digit, DIGIT_CONNECTIONS, 2, process.pid)  # warm-up
         digits = run_wrk(port, "/predict/digit", digit, DIGIT_CONNECTIONS, seconds, process.pid)

@@ -47,6 +47,7 @@ SERVER = [sys.executable, "-m", "uvicorn", "app.main:app", "--no-access-log", "-
 # Targets (checked after the run) and limits that keep every wait bounded.
 MIN_BATCHING_GAIN = 2.0  # requests/s with batching on ÷ off, at the highest client count
 MAX_POEM_P50_MS = 50.0
+MAX_RHYME_COST = 1.3  # a rhymed 4×7 poem's p50 against a free one, same server and run
 MAX_READY_S = 10.0
 MAX_RSS_MB = 700.0
 READY_TIMEOUT_S = 120.0
@@ -115,7 +116,8 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def check_targets(gain: float, clients: int, poem_p50_ms: float, ready_s: float, rss_mb: float) -> list[Check]:
+def check_targets(gain: float, clients: int, poem_p50_ms: float, ready_s: float, rss_mb: float,
+                  rhyme_cost: float) -> list[Check]:  # fmt: skip
     # A NaN (nothing measured) compares False, so it fails rather than passes.
     return [
         Check(f"batching on ÷ off, requests/s at {clients} clients ≥ {MIN_BATCHING_GAIN:g}×", f"{gain:.2f}×",
@@ -123,6 +125,8 @@ def check_targets(gain: float, clients: int, poem_p50_ms: float, ready_s: float,
         Check(f"poem 4×7 p50 ≤ {MAX_POEM_P50_MS:g} ms", f"{poem_p50_ms:.1f} ms", poem_p50_ms <= MAX_POEM_P50_MS),
         Check(f"time to ready ≤ {MAX_READY_S:g} s", f"{ready_s:.2f} s", ready_s <= MAX_READY_S),
         Check(f"server RSS ≤ {MAX_RSS_MB:g} MB", f"{rss_mb:.0f} MB", rss_mb <= MAX_RSS_MB),
+        Check(f"poem p50, rhyme on ÷ rhyme none ≤ {MAX_RHYME_COST:g}×", f"{rhyme_cost:.2f}×",
+              rhyme_cost <= MAX_RHYME_COST),
     ]  # fmt: skip
 
 
@@ -242,23 +246,25 @@ def run_load(port: int, clients: int, seconds: float, run: str) -> Row:
     return summarize(run, clients, elapsed, [x for xs in latencies for x in xs], sum(errors, Counter()))
 
 
-def measure_poem(port: int, count: int, warmup: int = 3) -> Row:
+def measure_poem(port: int, count: int, warmup: int = 3) -> tuple[Row, Row]:
+    """4×7 poems one at a time, rhymed (pingshui, the default) and free (rhyme none) in turn: (rhymed, free)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
-    latencies: list[float] = []
+    latencies: dict[str, list[float]] = {"pingshui": [], "none": []}
     errors: Counter[str] = Counter()
-    started = time.perf_counter()
+    busy = dict.fromkeys(latencies, 0.0)
     for i in range(warmup + count):
-        body = json.dumps({"start": "春", "line_num": 4, "line_length": 7, "seed": i}, ensure_ascii=False).encode()
-        if i == warmup:
-            started = time.perf_counter()
-        sent = time.perf_counter()
-        status = post(conn, "/generate/poem", body)
-        if i >= warmup and status == "200":
-            latencies.append((time.perf_counter() - sent) * 1000)
-        elif i >= warmup:
-            errors[status] += 1
+        for rhyme in latencies:
+            request = {"start": "春", "line_num": 4, "line_length": 7, "seed": i, "rhyme": rhyme}
+            sent = time.perf_counter()
+            status = post(conn, "/generate/poem", json.dumps(request, ensure_ascii=False).encode())
+            if i >= warmup and status == "200":
+                latencies[rhyme].append((time.perf_counter() - sent) * 1000)
+                busy[rhyme] += time.perf_counter() - sent
+            elif i >= warmup:
+                errors[status] += 1
     conn.close()
-    return summarize("poem 4×7, sequential", 1, time.perf_counter() - started, latencies, errors)
+    return (summarize("poem 4×7, sequential, rhyme pingshui", 1, busy["pingshui"], latencies["pingshui"], errors),
+            summarize("poem 4×7, sequential, rhyme none", 1, busy["none"], latencies["none"], Counter()))  # fmt: skip
 
 
 def machine(torch_threads: int, device: str) -> dict[str, object]:
@@ -296,20 +302,22 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(run_load(server.port, clients, args.seconds, f"digit, batching {batching}"))
                 print(f"  {clients} clients: {rows[-1].requests_per_s:.0f} requests/s", file=sys.stderr, flush=True)
             if batching == "on":
-                poem = measure_poem(server.port, args.poem_requests)
+                poem, free_poem = measure_poem(server.port, args.poem_requests)
             rss[batching] = rss_mb(server.pid)
 
     top = max(args.clients)
     on, off = (next(r.requests_per_s for r in rows if r.clients == top and r.run.endswith(m)) for m in ("on", "off"))
     gain = on / off if off else float("nan")
-    checks = check_targets(gain, top, poem.p50_ms, max(ready_s.values()), max(rss.values()))
-    print(f"\n{format_table([*rows, poem])}\n")
+    rhyme_cost = poem.p50_ms / free_poem.p50_ms if free_poem.p50_ms else float("nan")
+    checks = check_targets(gain, top, poem.p50_ms, max(ready_s.values()), max(rss.values()), rhyme_cost)
+    print(f"\n{format_table([*rows, poem, free_poem])}\n")
     print(f"time to ready: {ready_s['on']:.2f} s (batching on), {ready_s['off']:.2f} s (off); "
           f"server RSS after the load: {rss['on']:.0f} MB (on), {rss['off']:.0f} MB (off); "
           f"batching on ÷ off at {top} clients: {gain:.2f}×\n")  # fmt: skip
     print(format_checks(checks))
     if args.json:
-        numbers = {"machine": info, "rows": [asdict(r) for r in rows], "poem": asdict(poem), "ready_s": ready_s,
+        numbers = {"machine": info, "rows": [asdict(r) for r in rows], "poem": asdict(poem),
+                   "free_poem": asdict(free_poem), "rhyme_cost": rhyme_cost, "ready_s": ready_s,
                    "rss_mb": rss, "batching_gain": gain, "checks": [c._asdict() for c in checks]}  # fmt: skip
         args.json.write_text(json.dumps(numbers, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 1 if args.strict and not all(c.passed for c in checks) else 0

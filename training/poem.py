@@ -59,9 +59,10 @@ CONFIGS = {
     # batched by form so there is no padding, with gradient clipping, and a learning rate annealed over
     # the budget (cosine), which buys most of the final drop in loss. In 15 minutes a 384-wide GRU
     # without dropout did best (perplexity 108.8: the "v1" recipe below); with 45 minutes it would see
-    # each poem ~9 times and overfit, so this one is wider (512) with a little dropout.
+    # each poem ~7 times and overfit (after 3 passes the 384-wide one was already 0.24 nats better on its
+    # training poems than on held-out ones), so this one is wider (512) with dropout (0.2).
     "default": PoemConfig(
-        "gru", 256, 512, 2, 0.1, 3e-3, 32, windows=None, epochs=30, budget_s=2700, eval_every_s=180, schedule="cosine"
+        "gru", 256, 512, 2, 0.2, 3e-3, 32, windows=None, epochs=30, budget_s=2700, eval_every_s=180, schedule="cosine"
     ),
     "v1": PoemConfig(
         "gru", 256, 384, 2, 0.0, 3e-3, 32, windows=None, epochs=20, budget_s=900, eval_every_s=90, schedule="cosine"

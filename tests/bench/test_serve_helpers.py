@@ -40,17 +40,18 @@ def test_format_table_has_one_line_per_row_with_errors_spelled_out():
 
 
 def test_check_targets_passes_at_the_limits_and_fails_beyond_them():
-    at_limits = check_targets(gain=2.0, clients=64, poem_p50_ms=50.0, ready_s=10.0, rss_mb=700.0)
-    assert [c.passed for c in at_limits] == [True, True, True, True]
+    at_limits = check_targets(gain=2.0, clients=64, poem_p50_ms=50.0, ready_s=10.0, rss_mb=700.0, rhyme_cost=1.3)
+    assert [c.passed for c in at_limits] == [True, True, True, True, True]
     assert at_limits[0].target == "batching on ÷ off, requests/s at 64 clients ≥ 2×"
-    assert [c.measured for c in at_limits] == ["2.00×", "50.0 ms", "10.00 s", "700 MB"]
-    beyond = check_targets(gain=1.99, clients=64, poem_p50_ms=50.1, ready_s=10.01, rss_mb=700.5)
-    assert [c.passed for c in beyond] == [False, False, False, False]
+    assert [c.measured for c in at_limits] == ["2.00×", "50.0 ms", "10.00 s", "700 MB", "1.30×"]
+    beyond = check_targets(gain=1.99, clients=64, poem_p50_ms=50.1, ready_s=10.01, rss_mb=700.5, rhyme_cost=1.31)
+    assert [c.passed for c in beyond] == [False, False, False, False, False]
 
 
 def test_a_missing_measurement_fails_its_target():
-    checks = check_targets(gain=math.nan, clients=64, poem_p50_ms=math.nan, ready_s=1.0, rss_mb=100.0)
-    assert [c.passed for c in checks] == [False, False, True, True]
+    checks = check_targets(gain=math.nan, clients=64, poem_p50_ms=math.nan, ready_s=1.0, rss_mb=100.0,
+                           rhyme_cost=math.nan)  # fmt: skip
+    assert [c.passed for c in checks] == [False, False, True, True, False]
     assert format_checks(checks).splitlines()[2:4] == [
         "| batching on ÷ off, requests/s at 64 clients ≥ 2× | nan× | FAIL |",
         "| poem 4×7 p50 ≤ 50 ms | nan ms | FAIL |",
