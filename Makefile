@@ -46,6 +46,7 @@ train: $(TRAIN) data
 	$(PY) -m training.fashion
 	$(PY) -m training.house
 	$(PY) -m training.poem
+	$(PY) -m training.rhyme_tables
 
 eval: $(TRAIN) data
 	$(PY) -m training.evaluate

@@ -48,7 +48,7 @@ class LoadedModel:
         return str(self.meta.get("version", "unknown"))
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -60,7 +60,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def load_model(name: str, folder: Path, device: torch.device) -> LoadedModel:
     """Verify and load one model folder; raises ModelLoadError with a one-line reason."""
     started = time.perf_counter()
-    meta = _read_json(folder / "meta.json")
+    meta = read_json(folder / "meta.json")
     model_path = folder / "model.pt"
     if not model_path.exists():
         raise ModelLoadError("model.pt is missing")
@@ -73,7 +73,7 @@ def load_model(name: str, folder: Path, device: torch.device) -> LoadedModel:
         module = torch.jit.load(str(model_path), map_location=device).eval()
     except Exception as exc:  # torch raises several types for a corrupt archive
         raise ModelLoadError(f"model.pt could not be loaded by TorchScript ({type(exc).__name__})") from exc
-    side = _read_json(folder / SIDE_FILES[name]) if name in SIDE_FILES else None
+    side = read_json(folder / SIDE_FILES[name]) if name in SIDE_FILES else None
     return LoadedModel(name, module, meta, device, side, time.perf_counter() - started)
 
 

@@ -14,7 +14,7 @@ from app.core.config import Settings
 from app.core.device import resolve_device
 from app.core.metrics import Metrics
 from app.models.batcher import MicroBatcher
-from app.models.registry import MODEL_NAMES, LoadedModel, ModelRegistry
+from app.models.registry import MODEL_NAMES, LoadedModel, ModelLoadError, ModelRegistry, read_json
 from app.predictors.classifier import ImageClassifier
 from app.predictors.house import HousePricer
 from app.predictors.poem_generation import PoemGenerator, PoemSpec
@@ -48,7 +48,10 @@ class ModelService:
 
         def prepare(loaded: LoadedModel) -> None:
             if loaded.name == "poem":
-                rhymes = load_rhyme_tables(Path(settings.model_dir) / "poem" / RHYMES_FILE)
+                try:
+                    rhymes = load_rhyme_tables(read_json(Path(settings.model_dir) / "poem" / RHYMES_FILE))
+                except ValueError as exc:
+                    raise ModelLoadError(str(exc)) from exc
                 predictor: Any = PoemGenerator(loaded.module, loaded.side["tokens"], loaded.device, rhymes)
                 predictor.generate(PoemSpec(seed=0))  # warm-up: one whole poem, free and rhymed
                 predictor.generate(PoemSpec(seed=0, rhyme="pingshui", tones="strict"))

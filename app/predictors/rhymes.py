@@ -50,9 +50,16 @@ class RhymeTable:
         return group in self.groups_of.get(char, ())
 
 
-def load_rhyme_tables(path: Path) -> dict[str, RhymeTable]:
-    """Both tables from rhymes.json; a missing or malformed file raises (the poem model is then down, saying why)."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+def load_rhyme_tables(path: Path | str | dict) -> dict[str, RhymeTable]:
+    """Both tables from rhymes.json (parsed JSON, or a path to it); a malformed one raises ValueError."""
+    data = json.loads(Path(path).read_text(encoding="utf-8")) if isinstance(path, Path | str) else path
+    try:
+        return _tables(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{RHYMES_FILE} is not a valid rhyme table ({type(exc).__name__}: {exc})") from exc
+
+
+def _tables(data: dict) -> dict[str, RhymeTable]:
     pingshui = data["pingshui"]
     names = tuple(f"{group['section']}{group['name']}" for group in pingshui["groups"])
     tables = {"pingshui": RhymeTable("pingshui", names, {c: tuple(g) for c, g in pingshui["chars"].items()}, None)}
@@ -61,7 +68,7 @@ def load_rhyme_tables(path: Path) -> dict[str, RhymeTable]:
     oblique = frozenset(char for char, (_, is_level) in xinyun["chars"].items() if not is_level)
     tables["xinyun"] = RhymeTable("xinyun", tuple(g["name"] for g in xinyun["groups"]), level, oblique)
     if len(tables["pingshui"].group_names) != 30 or len(tables["xinyun"].group_names) != 14:
-        raise ValueError(f"{path}: expected 30 pingshui and 14 xinyun groups")
+        raise ValueError("expected 30 pingshui and 14 xinyun groups")
     return tables
 
 

@@ -4,6 +4,8 @@ import hashlib
 import json
 import shutil
 
+import pytest
+
 from tests.api.conftest import MODELS, assert_error, make_client
 
 NAMES = ["digit", "fashion", "house", "poem"]
@@ -113,3 +115,18 @@ def test_faulty_files_take_down_only_their_model_and_say_why(tmp_path):
         assert_error(client.post("/generate/poem", json={}), 503, "model_unavailable", "vocab.json is missing")
         assert_error(client.post("/predict/house-price", json={}), 503, "model_unavailable", "preprocess.json")
         assert client.post("/predict/fashion", json={"pixels": [0] * 784}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(None, "rhymes.json is missing"), ('{"pingshui": {}}', "rhymes.json is not a valid rhyme table")],
+)
+def test_a_missing_or_broken_rhyme_table_takes_down_the_poem_model_only(tmp_path, content, reason):
+    broken = tmp_path / "models"
+    shutil.copytree(MODELS, broken)
+    rhymes = broken / "poem" / "rhymes.json"
+    rhymes.unlink() if content is None else rhymes.write_text(content, encoding="utf-8")
+    with make_client(model_dir=broken) as client:
+        body = assert_error(client.get("/health/ready"), 503, "not_ready")
+        assert body["models"]["poem"].startswith(f"down: {reason}")
+        assert body["models"]["digit"] == "ready"
