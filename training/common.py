@@ -22,11 +22,11 @@ RUNS_DIR = Path("runs")  # scratch: logs and eager weights (git-ignored)
 PARITY_ATOL = 1e-5
 
 
-def base_parser(description: str) -> argparse.ArgumentParser:
+def base_parser(description: str, configs: tuple[str, ...] = ("course", "default")) -> argparse.ArgumentParser:
     """The command-line options every `python -m training.<model>` accepts."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto = CUDA when available")
-    parser.add_argument("--config", choices=["course", "default"], default="default", help="course = the baseline")
+    parser.add_argument("--config", choices=configs, default="default", help="course = the baseline")
     parser.add_argument("--epochs", type=int, default=None, help="override the configuration's epochs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="tiny budget on a small slice (for tests)")

@@ -6,7 +6,7 @@ swerve at the end, so the character *before* a rhyme is chosen with a one-step b
 go through the model in one batch, and each is weighed by its own probability times the probability mass the
 model then puts on the characters allowed to end the line; one is drawn in proportion (at the request's
 temperature). The line leads to its rhyme instead of being bent at the last character — for the price of one
-batched step per rhyming line (whole candidate lines cost each line CANDIDATES times over: on a CPU a batch of 4
+batched step per rhyming line (whole candidate lines, tried first, cost each line 4 times over: on a CPU a batch of 4
 costs nearly 4 single steps, because the vocabulary projection dominates).
 
 Which rhyme group the poem uses is the model's choice: at the first rhyme position any level character may end
@@ -67,7 +67,7 @@ def conflict(form: Form, forced: dict[tuple[int, int], str], table: RhymeTable) 
 
 
 class RhymedDecoder:
-    """Writes a poem line by line from CANDIDATES sampled lines each, under a rhyme table and tone patterns."""
+    """Writes a poem under a rhyme table and tone patterns, with a look-ahead before each rhyme (module docstring)."""
 
     def __init__(self, model: Any, tokens: list[str], allowed: torch.Tensor, device: torch.device,
                  tables: dict[str, RhymeTable]) -> None:  # fmt: skip
@@ -111,7 +111,7 @@ class RhymedDecoder:
         hidden = self.model.initial_hidden(1).to(self.device)
         logits = torch.empty(0)
         pending = [self.index["<bos>"]]  # decided but not yet fed: fed together in one step when logits are needed
-        line_state = _LineState(group=None, used_rhymes=torch.zeros(len(self.tokens), dtype=torch.bool))
+        poem_state = _PoemState(group=None, used_rhymes=torch.zeros(len(self.tokens), dtype=torch.bool))
         for line in range(spec.line_num):
             line_used = torch.zeros(len(self.tokens), dtype=torch.bool)
             for col in range(spec.line_length):
@@ -122,10 +122,10 @@ class RhymedDecoder:
                 else:
                     if pending:
                         logits, hidden = step(torch.tensor([pending]), hidden)
-                    allowed = self._allowed_for(symbols, masks, line_state) & ~line_used
+                    allowed = self._allowed_for(symbols, masks, poem_state) & ~line_used
                     ends = {form.patterns[line][-1] for form in forms}
                     if col == spec.line_length - 2 and ends == {RHYME} and (line, col + 1) not in forced:
-                        end_mask = self._allowed_for(ends, masks, line_state)
+                        end_mask = self._allowed_for(ends, masks, poem_state)
                         token, logits, hidden = self._lookahead(logits, hidden, allowed, end_mask, line_used, spec,
                                                                 step, generator)  # fmt: skip
                         pending = []
@@ -136,21 +136,21 @@ class RhymedDecoder:
                 line_used[token] = True
                 last = col == spec.line_length - 1
                 if last and rhyme_table is not None and self._ends_rhyme(forms, line, token, masks):
-                    line_state.used_rhymes[token] = True
-                    if line_state.group is None:
-                        line_state.group = rhyme_table.groups_of[self.tokens[token]][0]
+                    poem_state.used_rhymes[token] = True
+                    if poem_state.group is None:
+                        poem_state.group = rhyme_table.groups_of[self.tokens[token]][0]
                 yield self.tokens[token]
             mark = marks[1] if line % 2 or line == spec.line_num - 1 else marks[0]
             pending.append(mark)
             yield self.tokens[mark]
 
-    def _allowed_for(self, symbols: set[str], masks: dict[str, Any], state: _LineState) -> torch.Tensor:
+    def _allowed_for(self, symbols: set[str], masks: dict[str, Any], state: _PoemState) -> torch.Tensor:
         allowed = torch.zeros(len(self.tokens), dtype=torch.bool)
         for symbol in symbols:
             allowed |= self._symbol_mask(symbol, masks, state)
         return allowed
 
-    def _symbol_mask(self, symbol: str, masks: dict[str, Any], state: _LineState) -> torch.Tensor:
+    def _symbol_mask(self, symbol: str, masks: dict[str, Any], state: _PoemState) -> torch.Tensor:
         if symbol != RHYME:
             return masks[symbol]
         rhyming = masks["groups"][state.group] if state.group is not None else masks[LEVEL]
@@ -185,8 +185,7 @@ class RhymedDecoder:
         next_logits, next_hidden = step(candidates.view(count, 1), hidden.repeat_interleave(count, dim=1))
         after = torch.softmax(next_logits.float().cpu(), dim=-1)
         ending = end_mask & ~line_used
-        mass = torch.stack([(after[i] * (ending & (torch.arange(len(self.tokens)) != c))).sum()
-                            for i, c in enumerate(candidates.tolist())])  # fmt: skip
+        mass = (after * ending).sum(dim=1) - after[torch.arange(count), candidates] * ending[candidates]  # not itself
         # In logs: at a temperature of 0.05 the weights, raised to the 20th power, would underflow to zero.
         weight = torch.softmax((probabilities[candidates] * mass).clamp_min(1e-30).log() / spec.temperature, dim=0)
         pick = int(torch.multinomial(weight, 1, generator=generator))
@@ -194,7 +193,7 @@ class RhymedDecoder:
 
 
 @dataclass
-class _LineState:
+class _PoemState:
     group: int | None  # the poem's rhyme group, once its first rhyme is written
     used_rhymes: torch.Tensor  # rhyme characters already used (bool over the vocabulary)
 
