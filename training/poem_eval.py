@@ -41,7 +41,7 @@ def pinyin_rhyme_key(char: str) -> tuple[str, bool] | None:
     """(final without its medial, level tone?) from pypinyin: a rough modern check, independent of the table."""
     from pypinyin import Style, pinyin
 
-    found = pinyin(char, style=Style.FINALS_TONE3, strict=False, errors="ignore")
+    found = pinyin(char, style=Style.FINALS_TONE3, strict=True, errors="ignore")  # strict: ü as v, not u
     if not found or not found[0] or not found[0][0][-1:].isdigit():
         return None
     final, tone = found[0][0][:-1], int(found[0][0][-1])
