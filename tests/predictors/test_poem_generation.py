@@ -26,13 +26,7 @@ VOCAB = Vocab.build(POEMS)
 WRITABLE = {t for t in VOCAB.tokens if len(t) == 1 and "\u4e00" <= t <= "\u9fff"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Batch-1 steps of a tiny GRU gain nothing from intra-op threads, and lose ~20x on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,7 @@ MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "poem"
 TABLES = load_rhyme_tables(MODEL_DIR / RHYMES_FILE)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
