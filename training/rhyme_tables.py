@@ -65,6 +65,8 @@ XINYUN_GROUPS = {
     "十四姑": ["u"],
 }
 APICAL_INITIALS = {"zh", "ch", "sh", "r", "z", "c", "s"}
+# Finals a group joins but a careful poet keeps apart (严韵): 二波's e against o/uo, 十二齐's ü and er against i.
+FINALS_APART = {"e": 1, "v": 1, "er": 2}
 
 
 def rhyme_characters(poem: str) -> tuple[str, list[str]] | None:
@@ -186,11 +188,12 @@ def xinyun_table(vocabulary: set[str]) -> dict[str, Any]:
         if group is None:
             unknown += 1
             continue
-        chars[char] = [group, 1 if tone in (1, 2) else 0]
+        chars[char] = [group, 1 if tone in (1, 2) else 0, FINALS_APART.get(final, 0)]
     return {
         "groups": [{"name": name} for name in XINYUN_GROUPS],
         "chars": chars,
-        "level_is": "chars[c] = [group, 1 if level (tones 1 and 2) else 0], from pypinyin's most common reading",
+        "level_is": "chars[c] = [group, 1 if level (tones 1 and 2) else 0, final kept apart within the group "
+        "(二波: 0 o/uo, 1 e; 十二齐: 0 i, 1 ü, 2 er; else 0)], from pypinyin's most common reading",
         "built_from": "pypinyin (pinyin finals and tones)",
         "unknown_characters": unknown,
     }

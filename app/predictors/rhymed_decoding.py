@@ -82,9 +82,9 @@ class RhymedDecoder:
 
         level = mask(table.groups_of) & self.allowed
         oblique = (mask(table.oblique) if table.oblique is not None else ~level) & self.allowed
-        groups = [mask(c for c, g in table.groups_of.items() if group in g) & self.allowed
-                  for group in range(len(table.group_names))]  # fmt: skip
-        return {LEVEL: level, OBLIQUE: oblique, ANY: self.allowed, "groups": groups}
+        classes = [mask(c for c, g in table.classes_of.items() if rhyme_class in g) & self.allowed
+                   for rhyme_class in range(table.class_count)]  # fmt: skip
+        return {LEVEL: level, OBLIQUE: oblique, ANY: self.allowed, "classes": classes}
 
     def tone_table(self, rhyme: str) -> str:
         return rhyme if rhyme != "none" else "pingshui"  # tone rules without rhyme still need 平仄
@@ -138,7 +138,7 @@ class RhymedDecoder:
                 if last and rhyme_table is not None and self._ends_rhyme(forms, line, token, masks):
                     poem_state.used_rhymes[token] = True
                     if poem_state.group is None:
-                        poem_state.group = rhyme_table.groups_of[self.tokens[token]][0]
+                        poem_state.group = rhyme_table.classes_of[self.tokens[token]][0]
                 yield self.tokens[token]
             mark = marks[1] if line % 2 or line == spec.line_num - 1 else marks[0]
             pending.append(mark)
@@ -153,7 +153,7 @@ class RhymedDecoder:
     def _symbol_mask(self, symbol: str, masks: dict[str, Any], state: _PoemState) -> torch.Tensor:
         if symbol != RHYME:
             return masks[symbol]
-        rhyming = masks["groups"][state.group] if state.group is not None else masks[LEVEL]
+        rhyming = masks["classes"][state.group] if state.group is not None else masks[LEVEL]
         unused = rhyming & ~state.used_rhymes
         return unused if unused.any() else rhyming  # a small group used up: repeating a rhyme beats breaking it
 
@@ -194,7 +194,7 @@ class RhymedDecoder:
 
 @dataclass
 class _PoemState:
-    group: int | None  # the poem's rhyme group, once its first rhyme is written
+    group: int | None  # the poem's rhyme class (RhymeTable.classes_of), once its first rhyme is written
     used_rhymes: torch.Tensor  # rhyme characters already used (bool over the vocabulary)
 
 

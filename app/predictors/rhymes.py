@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RHYMES_FILE = "rhymes.json"
+SUBCLASSES = 3  # finals kept apart within one xinyun group, at most (十二齐: i, ü, er)
 RHYME_SYSTEMS = ("pingshui", "xinyun")
 LEVEL, OBLIQUE, ANY = "平", "仄", "*"
 
@@ -31,12 +32,19 @@ LOOSE_POSITIONS = {5: (0, 2), 7: (0, 2, 4)}
 
 @dataclass(frozen=True)
 class RhymeTable:
-    """One rhyme system: its group names, each level character's groups, and which characters are oblique."""
+    """One rhyme system: its group names, each level character's groups, and which characters are oblique.
+
+    `classes_of` is what decoding rhymes within: the groups themselves, except where a group joins finals that
+    a careful poet keeps apart (中华新韵's 二波 joins e with o/uo, 十二齐 joins i, ü and er): there each final
+    is a class of its own, so a poem stays in one group *and* one final (严韵). Reports speak of groups.
+    """
 
     name: str
     group_names: tuple[str, ...]
     groups_of: dict[str, tuple[int, ...]]  # level characters only
     oblique: frozenset[str] | None  # None: every character that is not level is oblique (pingshui)
+    classes_of: dict[str, tuple[int, ...]]  # level characters only
+    class_count: int
 
     def tone(self, char: str) -> str | None:
         """平, 仄, or None when the table does not know the character."""
@@ -62,11 +70,15 @@ def load_rhyme_tables(path: Path | str | dict) -> dict[str, RhymeTable]:
 def _tables(data: dict) -> dict[str, RhymeTable]:
     pingshui = data["pingshui"]
     names = tuple(f"{group['section']}{group['name']}" for group in pingshui["groups"])
-    tables = {"pingshui": RhymeTable("pingshui", names, {c: tuple(g) for c, g in pingshui["chars"].items()}, None)}
+    groups = {c: tuple(g) for c, g in pingshui["chars"].items()}
+    tables = {"pingshui": RhymeTable("pingshui", names, groups, None, groups, len(names))}
     xinyun = data["xinyun"]
-    level = {char: (group,) for char, (group, is_level) in xinyun["chars"].items() if is_level}
-    oblique = frozenset(char for char, (_, is_level) in xinyun["chars"].items() if not is_level)
-    tables["xinyun"] = RhymeTable("xinyun", tuple(g["name"] for g in xinyun["groups"]), level, oblique)
+    level = {char: (group,) for char, (group, is_level, _) in xinyun["chars"].items() if is_level}
+    finals = {char: (group * SUBCLASSES + final,) for char, (group, is_level, final) in xinyun["chars"].items()
+              if is_level}  # fmt: skip
+    oblique = frozenset(char for char, (_, is_level, _) in xinyun["chars"].items() if not is_level)
+    names = tuple(g["name"] for g in xinyun["groups"])
+    tables["xinyun"] = RhymeTable("xinyun", names, level, oblique, finals, len(names) * SUBCLASSES)
     if len(tables["pingshui"].group_names) != 30 or len(tables["xinyun"].group_names) != 14:
         raise ValueError("expected 30 pingshui and 14 xinyun groups")
     return tables

@@ -34,6 +34,7 @@ def assert_rhymes(result, spec):
     even = ends(lines)[1::2]
     shared = set.intersection(*(set(table.groups_of.get(c, ())) for c in even))
     assert shared, f"even lines do not share a group: {lines}"
+    assert set.intersection(*(set(table.classes_of[c]) for c in even)), f"finals mixed within a group: {lines}"
     rhyming = [c for c, rhymes in zip(ends(lines), result["rhymes"], strict=True) if rhymes]
     assert len(rhyming) == len(set(rhyming)), f"a rhyme character is used twice: {lines}"
     assert all(result["rhymes"][1::2]) and result["rhyme_group"] in {table.group_names[g] for g in shared}
@@ -132,6 +133,9 @@ def test_known_characters_in_both_tables():
         assert ping.tone(entering) == OBLIQUE
     assert xin.tone("国") == LEVEL and xin.tone("月") == OBLIQUE  # guó, yuè
     assert xin.group_names[xin.groups_of["花"][0]] == "一麻" and xin.group_names[xin.groups_of["诗"][0]] == "十三支"
+    # 二波 and 十二齐 join finals; decoding keeps them apart (严韵): 歌 gē ≠ 多 duō, 移 yí ≠ 余 yú, same groups
+    for a, b in (("歌", "多"), ("移", "余")):
+        assert xin.groups_of[a] == xin.groups_of[b] and xin.classes_of[a] != xin.classes_of[b]
 
 
 def test_a_real_poem_is_reported_as_rhyming():
