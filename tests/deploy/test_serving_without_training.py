@@ -17,7 +17,9 @@ from app.schemas.image_examples import DIGIT_PIXELS, FASHION_PIXELS
 from tests.deploy.live_server import ROOT, LiveServer
 
 # Modules that only `.[train]` or `.[dev]` install (httpx and pytest are the tests' own).
-NOT_INSTALLED_FOR_SERVING = ("training", "sklearn", "scipy", "matplotlib", "tqdm", "opencc", "pypinyin", "httpx", "pytest")
+NOT_INSTALLED_FOR_SERVING = (
+    "training", "sklearn", "scipy", "matplotlib", "tqdm", "opencc", "pypinyin", "httpx", "pytest",
+)  # fmt: skip
 TRAINING_DISTRIBUTIONS = {"scikit-learn", "matplotlib", "tqdm", "opencc", "pypinyin"}
 
 # Runs in the server process before anything else: a meta-path finder that refuses the training-only modules.
