@@ -8,8 +8,8 @@ state sees the same text format it was trained on. The shape therefore holds wha
 `stream(spec)` yields the characters of the lines, punctuation included, one at a time; `generate(spec)["poem"]` is
 the same text with a "\n" after each couplet's "。" (the line break is presentation, not part of the stream).
 
-With `rhyme` or `tones` set, lines are written by app/predictors/rhymed_decoding.py instead: several candidates
-per line under the rhyme table and tone pattern, the most likely one kept.
+With `rhyme` or `tones` set, app/predictors/rhymed_decoding.py writes the poem instead: each character within the
+rhyme table's and the tone pattern's rules, with a one-step look-ahead before each rhyme.
 """
 
 from __future__ import annotations
@@ -113,7 +113,9 @@ class PoemGenerator:
         if logits.shape[-1] != len(tokens):
             raise ValueError(f"the model predicts {logits.shape[-1]} tokens but the vocabulary has {len(tokens)}")
         self.rhymes = rhymes or {}
-        self._rhymed = RhymedDecoder(self.model, tokens, self._allowed, self.device, self.rhymes) if rhymes else None
+        self._rhymed = (
+            RhymedDecoder(self.model, tokens, self.index, self._allowed, self.device, self.rhymes) if rhymes else None
+        )
 
     @classmethod
     def load(cls, model_path: Path, vocab_path: Path, device: torch.device | str = "cpu") -> PoemGenerator:
@@ -225,8 +227,7 @@ class PoemGenerator:
     @torch.inference_mode()
     def _decode(self, spec: PoemSpec) -> Iterator[str]:
         generator = torch.Generator().manual_seed(spec.seed)
-        forced = {(0, col): self.index[ch] for col, ch in enumerate(spec.start)}
-        forced |= {(line, 0): self.index[ch] for line, ch in enumerate(spec.acrostic or "")}
+        forced = {key: self.index[ch] for key, ch in _forced(spec).items()}
         hidden = self._initial_hidden()
         pending = [self._bos]  # tokens decided but not yet fed: forced ones are fed together, as one step
         for line in range(spec.line_num):

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from app.predictors.poem_tokens import BOS
 from app.predictors.rhymes import ANY, LEVEL, OBLIQUE, RhymeTable, line_pattern, standard_forms
 
 LOOKAHEAD = 4  # candidates for the character before a rhyme, weighed by how well the model can then rhyme
@@ -69,10 +70,10 @@ def conflict(form: Form, forced: dict[tuple[int, int], str], table: RhymeTable) 
 class RhymedDecoder:
     """Writes a poem under a rhyme table and tone patterns, with a look-ahead before each rhyme (module docstring)."""
 
-    def __init__(self, model: Any, tokens: list[str], allowed: torch.Tensor, device: torch.device,
-                 tables: dict[str, RhymeTable]) -> None:  # fmt: skip
-        self.model, self.tokens, self.allowed, self.device, self.tables = model, tokens, allowed, device, tables
-        self.index = {token: i for i, token in enumerate(tokens)}
+    def __init__(self, model: Any, tokens: list[str], index: dict[str, int], allowed: torch.Tensor,
+                 device: torch.device, tables: dict[str, RhymeTable]) -> None:  # fmt: skip
+        self.model, self.tokens, self.index, self.allowed = model, tokens, index, allowed
+        self.device, self.tables = device, tables
         self._masks = {name: self._table_masks(table) for name, table in tables.items()}
 
     def _table_masks(self, table: RhymeTable) -> dict[str, Any]:
@@ -110,8 +111,8 @@ class RhymedDecoder:
         forced = {key: self.index[char] for key, char in forced_chars.items()}
         hidden = self.model.initial_hidden(1).to(self.device)
         logits = torch.empty(0)
-        pending = [self.index["<bos>"]]  # decided but not yet fed: fed together in one step when logits are needed
-        poem_state = _PoemState(group=None, used_rhymes=torch.zeros(len(self.tokens), dtype=torch.bool))
+        pending = [self.index[BOS]]  # decided but not yet fed: fed together in one step when logits are needed
+        poem_state = _PoemState(rhyme_class=None, used_rhymes=torch.zeros(len(self.tokens), dtype=torch.bool))
         for line in range(spec.line_num):
             line_used = torch.zeros(len(self.tokens), dtype=torch.bool)
             for col in range(spec.line_length):
@@ -137,8 +138,8 @@ class RhymedDecoder:
                 last = col == spec.line_length - 1
                 if last and rhyme_table is not None and self._ends_rhyme(forms, line, token, masks):
                     poem_state.used_rhymes[token] = True
-                    if poem_state.group is None:
-                        poem_state.group = rhyme_table.classes_of[self.tokens[token]][0]
+                    if poem_state.rhyme_class is None:
+                        poem_state.rhyme_class = rhyme_table.classes_of[self.tokens[token]][0]
                 yield self.tokens[token]
             mark = marks[1] if line % 2 or line == spec.line_num - 1 else marks[0]
             pending.append(mark)
@@ -153,7 +154,7 @@ class RhymedDecoder:
     def _symbol_mask(self, symbol: str, masks: dict[str, Any], state: _PoemState) -> torch.Tensor:
         if symbol != RHYME:
             return masks[symbol]
-        rhyming = masks["classes"][state.group] if state.group is not None else masks[LEVEL]
+        rhyming = masks["classes"][state.rhyme_class] if state.rhyme_class is not None else masks[LEVEL]
         unused = rhyming & ~state.used_rhymes
         return unused if unused.any() else rhyming  # a small group used up: repeating a rhyme beats breaking it
 
@@ -194,7 +195,7 @@ class RhymedDecoder:
 
 @dataclass
 class _PoemState:
-    group: int | None  # the poem's rhyme class (RhymeTable.classes_of), once its first rhyme is written
+    rhyme_class: int | None  # the poem's rhyme class (RhymeTable.classes_of), once its first rhyme is written
     used_rhymes: torch.Tensor  # rhyme characters already used (bool over the vocabulary)
 
 
