@@ -9,7 +9,7 @@ from training.data.manifest import sha256_file
 from training.data.poems import (
     build_poems,
     convert_poems,
-    read_tang_records,
+    read_records,
     rejection_reason,
     split_lines,
     traditional_to_simplified,
@@ -140,7 +140,7 @@ def _package(make_tgz, path, files):
     return make_tgz(path, {k: v if isinstance(v, bytes) else json.dumps(v).encode() for k, v in files.items()})
 
 
-def test_read_tang_records_ignores_other_files(tmp_path, make_tgz):
+def test_read_records_ignores_other_files(tmp_path, make_tgz):
     tgz = _package(
         make_tgz,
         tmp_path / "chinese-poetry-2.0.1.tgz",
@@ -153,31 +153,31 @@ def test_read_tang_records_ignores_other_files(tmp_path, make_tgz):
             "package/dist/quantangshi/poet.tang.1000.json": [DENGGUAN_TRADITIONAL],
         },
     )
-    assert read_tang_records(tgz) == [DIJING_TRADITIONAL, DENGGUAN_TRADITIONAL]
+    assert read_records(tgz) == [DIJING_TRADITIONAL, DENGGUAN_TRADITIONAL]
 
 
-def test_read_tang_records_bad_json(tmp_path, make_tgz):
+def test_read_records_bad_json(tmp_path, make_tgz):
     tgz = _package(make_tgz, tmp_path / "p.tgz", {"package/dist/quantangshi/poet.tang.0.json": b'[{"author": '})
     with pytest.raises(SourceUnavailable, match=r"package/dist/quantangshi/poet\.tang\.0\.json: not valid JSON \("):
-        read_tang_records(tgz)
+        read_records(tgz)
 
 
-def test_read_tang_records_not_utf8(tmp_path, make_tgz):
+def test_read_records_not_utf8(tmp_path, make_tgz):
     tgz = _package(make_tgz, tmp_path / "p.tgz", {"package/dist/quantangshi/poet.tang.0.json": "[]".encode("utf-16")})
     with pytest.raises(SourceUnavailable, match=re.escape("poet.tang.0.json: not valid JSON")):
-        read_tang_records(tgz)
+        read_records(tgz)
 
 
-def test_read_tang_records_not_a_list(tmp_path, make_tgz):
+def test_read_records_not_a_list(tmp_path, make_tgz):
     tgz = _package(make_tgz, tmp_path / "p.tgz", {"package/dist/quantangshi/poet.tang.0.json": DIJING_TRADITIONAL})
     with pytest.raises(SourceUnavailable, match=re.escape("poet.tang.0.json: expected a JSON list of poems")):
-        read_tang_records(tgz)
+        read_records(tgz)
 
 
-def test_read_tang_records_no_tang_files(tmp_path, make_tgz):
+def test_read_records_no_tang_files(tmp_path, make_tgz):
     tgz = _package(make_tgz, tmp_path / "p.tgz", {"package/dist/quantangshi/error/poet.tang.0.json": []})
     with pytest.raises(SourceUnavailable, match=r"p\.tgz has no package/dist/quantangshi/poet\.tang\.\*\.json files"):
-        read_tang_records(tgz)
+        read_records(tgz)
 
 
 def test_build_poems_from_cached_package(tmp_path, make_tgz, no_subprocess, capsys):

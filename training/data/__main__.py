@@ -1,6 +1,6 @@
-"""`python -m training.data`: fetch and write the four datasets (skipping what is already there).
+"""`python -m training.data`: fetch and write the datasets (skipping what is already there).
 
-python -m training.data                 # all four
+python -m training.data                 # all of them
 python -m training.data --only digit poem
 """
 
@@ -16,7 +16,7 @@ from training.data.house import build_house
 from training.data.idx import IdxFormatError
 from training.data.images import CsvFormatError
 from training.data.mnist_like import DIGITS, FASHION, build_image_dataset
-from training.data.poems import build_poems
+from training.data.poems import SONG, build_poems
 from training.data.sources import SourceUnavailable
 
 BUILDERS: dict[str, tuple[str, Callable[[Path, Path], dict[str, int]]]] = {
@@ -24,6 +24,7 @@ BUILDERS: dict[str, tuple[str, Callable[[Path, Path], dict[str, int]]]] = {
     "fashion": (FASHION.name, lambda d, c: build_image_dataset(FASHION, d, c)),
     "house": ("house-prices", build_house),
     "poem": ("poems", build_poems),
+    "poem-song": (SONG.dataset, lambda d, c: build_poems(d, c, SONG)),  # more poems for the poem model to learn from
 }
 
 

@@ -19,6 +19,7 @@ from training.data.images import read_image_csv
 from training.data.mnist_like import DIGITS, FASHION, ImageDatasetSpec
 from training.data.poems import DATASET as POEM_DIR
 from training.data.poems import FILE_NAME as POEM_FILE
+from training.data.poems import SONG, split_lines
 
 DEFAULT_DATA_DIR = Path("data")
 SPLIT_SEED = 0
@@ -101,3 +102,25 @@ def load_poems(data_dir: Path = DEFAULT_DATA_DIR, val_fraction: float = 0.05, se
     poems = [line for line in path.read_text(encoding="utf-8").splitlines() if line]
     train_idx, val_idx = split_indices(len(poems), val_fraction, seed)
     return PoemSplits([poems[i] for i in train_idx], [poems[i] for i in val_idx])
+
+
+def load_song_poems(data_dir: Path = DEFAULT_DATA_DIR, splits: PoemSplits | None = None) -> list[str]:
+    """Song poems to train on beside the Tang ones.
+
+    Some poems sit in both collections (attributed to a Tang and a Song poet), and famous lines are
+    quoted: a Song poem sharing any line with a Tang validation poem is dropped, so the validation
+    poems stay unseen; one equal to a Tang training poem is dropped as a duplicate.
+    """
+    path = Path(data_dir) / SONG.dataset / SONG.file_name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run `make data` first")
+    poems = [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+    if splits is None:
+        return poems
+    held_out = {line[:-1] for poem in splits.val for line in split_lines(poem) or []}
+    tang = set(splits.train)
+    return [
+        poem
+        for poem in poems
+        if poem not in tang and not any(line[:-1] in held_out for line in split_lines(poem) or [])
+    ]

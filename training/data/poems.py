@@ -1,5 +1,8 @@
 """Tang poems from the npm package chinese-poetry, as `poems.txt` (one poem per line, simplified).
 
+The same package's Complete Song Poems (全宋诗) become `song_poems.txt` the same way: more poems of the
+same forms for the poem model to learn from (the Tang file stays the one it is validated on).
+
 We keep the regular forms the course generates — 4 or 8 lines (绝句 / 律诗) whose lines are all
 5 or all 7 characters — with their original punctuation, so that a model trained on them can
 learn where lines end. Poems with missing-character marks (□), editorial brackets, digits or
@@ -12,6 +15,7 @@ import json
 import re
 import tarfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -20,10 +24,26 @@ from training.data.images import CsvFormatError
 from training.data.manifest import manifest_matches, write_manifest
 from training.data.sources import SourceUnavailable, npm_pack
 
-DATASET = "poems"
-FILE_NAME = "poems.txt"
 PACKAGE = ("chinese-poetry", "2.0.1")
-MEMBER_PATTERN = re.compile(r"^package/dist/quantangshi/poet\.tang\.\d+\.json$")
+
+
+@dataclass(frozen=True)
+class PoemCollection:
+    """One dynasty's poems in the package: which JSON files hold them and where they are written."""
+
+    dynasty: str
+    dataset: str  # the folder under data/
+    file_name: str
+    members: str  # the package's files, as a glob for messages
+
+    @property
+    def member_pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.escape(self.members).replace(r"\*", r"\d+") + "$")
+
+
+TANG = PoemCollection("Tang", "poems", "poems.txt", "package/dist/quantangshi/poet.tang.*.json")
+SONG = PoemCollection("Song", "poems-song", "song_poems.txt", "package/dist/quantangshi/poet.song.*.json")
+DATASET, FILE_NAME = TANG.dataset, TANG.file_name
 
 LINE_END = "，。！？；"  # punctuation that closes a line (句)
 POEM_END = "。！？"
@@ -79,13 +99,14 @@ def convert_poems(raw_poems: list[dict], to_simplified) -> tuple[list[str], Coun
     return kept, reasons
 
 
-def read_tang_records(tgz: Path) -> list[dict]:
-    """Read every poem record of the Complete Tang Poems JSON files inside the package tarball."""
+def read_records(tgz: Path, collection: PoemCollection = TANG) -> list[dict]:
+    """Read every poem record of one collection's JSON files (Complete Tang or Song Poems) in the tarball."""
     records = []
+    pattern = collection.member_pattern
     with tarfile.open(tgz) as tar:
-        members = [m for m in tar if MEMBER_PATTERN.match(m.name)]
+        members = [m for m in tar if pattern.match(m.name)]
         if not members:
-            raise SourceUnavailable(f"{tgz.name} has no package/dist/quantangshi/poet.tang.*.json files")
+            raise SourceUnavailable(f"{tgz.name} has no {collection.members} files")
         for member in tqdm(members, desc="  reading JSON", unit="file", leave=False):
             fh = tar.extractfile(member)
             assert fh is not None
@@ -118,24 +139,25 @@ def verify_poems_file(path: Path) -> int:
     return len(poems)
 
 
-def build_poems(data_dir: Path, cache: Path) -> dict[str, int]:
-    out = Path(data_dir) / DATASET
-    if (manifest := manifest_matches(out, [FILE_NAME])) is not None:
-        return {FILE_NAME: manifest["files"][FILE_NAME]["rows"]}
-    if (out / FILE_NAME).exists():
-        rows = {FILE_NAME: verify_poems_file(out / FILE_NAME)}
+def build_poems(data_dir: Path, cache: Path, collection: PoemCollection = TANG) -> dict[str, int]:
+    out, name = Path(data_dir) / collection.dataset, collection.file_name
+    if (manifest := manifest_matches(out, [name])) is not None:
+        return {name: manifest["files"][name]["rows"]}
+    if (out / name).exists():
+        rows = {name: verify_poems_file(out / name)}
         write_manifest(out, "user-supplied", rows)
         return rows
-    records = read_tang_records(npm_pack(*PACKAGE, cache))
+    records = read_records(npm_pack(*PACKAGE, cache), collection)
     poems, reasons = convert_poems(records, traditional_to_simplified())
     print(
-        f"  {len(records):,} Tang poems read; kept {len(poems):,}; dropped: "
+        f"  {len(records):,} {collection.dynasty} poems read; kept {len(poems):,}; dropped: "
         + ", ".join(f"{reason} {count:,}" for reason, count in reasons.most_common())
     )
     out.mkdir(parents=True, exist_ok=True)
-    part = out / (FILE_NAME + ".part")
+    part = out / (name + ".part")
     part.write_text("\n".join(poems) + "\n", encoding="utf-8")
-    part.replace(out / FILE_NAME)
-    rows = {FILE_NAME: verify_poems_file(out / FILE_NAME)}
-    write_manifest(out, f"npm package {PACKAGE[0]}@{PACKAGE[1]} (dist/quantangshi/poet.tang.*.json), OpenCC t2s", rows)
+    part.replace(out / name)
+    rows = {name: verify_poems_file(out / name)}
+    members = collection.members.removeprefix("package/")
+    write_manifest(out, f"npm package {PACKAGE[0]}@{PACKAGE[1]} ({members}), OpenCC t2s", rows)
     return rows
