@@ -29,8 +29,10 @@ from training.poem import evaluate as poem_cross_entropy
 from training.poem_eval import POEMS, evaluate_poems
 from training.poem_model import Vocab
 
-# The default poem model must beat the course recipe by a clear margin, not a rounding error.
+# The default poem model must beat the course recipe by a clear margin, not a rounding error, and
+# meet the stronger-model target (perplexity 95, set when 108.8 was the best).
 POEM_MIN_IMPROVEMENT = 0.10
+POEM_MAX_PERPLEXITY = 95.0
 
 
 @dataclass
@@ -84,10 +86,8 @@ def _poem(model: torch.jit.ScriptModule, meta: dict, folder: Path, data_dir: Pat
     vocab = Vocab(json.loads((folder / "vocab.json").read_text(encoding="utf-8"))["tokens"])
     ours = math.exp(poem_cross_entropy(model, load_poems(data_dir).val, vocab, torch.device("cpu")))
     course = meta["baseline"]["metrics"]["val_perplexity"]
-    bound = course * (1 - POEM_MIN_IMPROVEMENT)
-    return Row(
-        "poem", "validation perplexity", ours, course, f"<= {bound:.1f} (course -10 %)", ours <= bound, _trained(meta)
-    )
+    bound = min(course * (1 - POEM_MIN_IMPROVEMENT), POEM_MAX_PERPLEXITY)
+    return Row("poem", "validation perplexity", ours, course, f"<= {bound:.1f}", ours <= bound, _trained(meta))
 
 
 def _trained(meta: dict) -> str:

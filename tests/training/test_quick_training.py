@@ -13,7 +13,7 @@ DATASET_FILES = {
     "digit": ["test.csv", "train.csv"],
     "fashion": ["fashion-mnist_test.csv", "fashion-mnist_train.csv"],
     "house": ["test.csv", "train.csv"],
-    "poem": ["poems.txt"],
+    "poem": ["poems.txt", "song_poems.txt"],
 }
 EXTRA_FILES = {"house": ["preprocess.json"], "poem": ["vocab.json"]}
 
