@@ -8,7 +8,7 @@ SERVE := $(VENV)/.stamp-serve
 TRAIN := $(VENV)/.stamp-train
 STAMP := $(VENV)/.stamp-dev
 
-.PHONY: venv serve test data browser train eval lint format bench bench-peers soak fuzz docs-assets docker-smoke clean
+.PHONY: venv serve test data browser train eval lint format bench bench-peers soak fuzz docs-assets screenshots docker-smoke clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,7 @@ train: $(TRAIN) data
 	$(PY) -m training.house
 	$(PY) -m training.poem
 	$(PY) -m training.rhyme_tables
+	$(PY) -m training.house_fields
 
 eval: $(TRAIN) data
 	$(PY) -m training.evaluate
@@ -59,9 +60,10 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: $(STAMP)
+bench: $(STAMP) data
 	$(PY) -m bench.inference
 	$(PY) -m bench.serve
+	$(PY) -m bench.saliency
 
 # Mixed load, 4x overload, mixed load again (bench/soak.py); needs wrk (Debian package, not installed here).
 soak: $(STAMP) data
@@ -79,6 +81,10 @@ bench-peers: $(STAMP)
 # Re-vendor the Swagger UI / ReDoc files served at /docs and /redoc (pinned in tools/fetch_docs_assets.py).
 docs-assets: $(STAMP)
 	$(PY) -m tools.fetch_docs_assets
+
+# The README's pictures of the playground (docs/playground-*.png), from the real server in headless Chromium.
+screenshots: $(STAMP) data browser
+	$(PY) -m tools.playground_screenshots
 
 # Build the CPU image, run it with compose, call every endpoint, stop it under load (deploy/smoke.sh; needs Docker).
 docker-smoke:

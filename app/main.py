@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import digit, docs, fashion, health, house, metrics, models, poem
+from app.api.routes import digit, docs, fashion, health, house, metrics, models, playground, poem, v2, v2_repository
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
@@ -33,6 +33,11 @@ TAGS = [
     {"name": "health", "description": "Liveness and readiness probes"},
     {"name": "models", "description": "What is loaded, with its quality and checksum"},
     {"name": "operations", "description": "Prometheus metrics"},
+    {
+        "name": "v2 (Open Inference Protocol)",
+        "description": "KServe v2 / Triton HTTP: health, metadata, inference, "
+        'generate, model repository (load/unload). Errors are {"error": ...}',
+    },
 ]
 # What any prediction or generation can answer besides 200, documented with the one error shape.
 PREDICTION_ERRORS = error_responses(400, 401, 408, 413, 415, 422, 503)
@@ -60,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
     # docs_url/redoc_url off: the docs router serves both pages with local assets instead of a CDN's.
-    app = FastAPI(title="dlserve", description=DESCRIPTION, version="0.3.0", lifespan=lifespan,
+    app = FastAPI(title="dlserve", description=DESCRIPTION, version="0.4.0", lifespan=lifespan,
                   openapi_tags=TAGS, docs_url=None, redoc_url=None)  # fmt: skip
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -79,7 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     protected = [Depends(require_api_key)]
     for module in (digit, fashion, house, poem):
         app.include_router(module.router, dependencies=protected, responses=PREDICTION_ERRORS)
+    # The v2 protocol: health and metadata open, inference and the repository behind the key (per route).
+    app.include_router(v2.router)
+    app.include_router(v2_repository.router)
     app.include_router(docs.router)
+    app.include_router(playground.router)
     app.mount(docs.STATIC_URL, StaticFiles(directory=docs.STATIC_DIR), name="static")
     return app
 

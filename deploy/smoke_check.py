@@ -60,7 +60,7 @@ class Smoke:
         return status, answer.decode(errors="replace")
 
     def every_endpoint(self) -> None:
-        for path in ("/health/live", "/health/ready", "/docs", "/redoc", "/metrics"):
+        for path in ("/health/live", "/health/ready", "/", "/docs", "/redoc", "/metrics"):
             status, _ = self.call("GET", path)
             self.check(f"GET {path}", status == 200, str(status))
         status, body = self.call("GET", "/models")

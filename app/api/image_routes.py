@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, TypeAdapter
 
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.inputs import (
     as_items,
+    check_count,
     csv_upload_openapi,
     decode_base64,
     file_body_openapi,
@@ -25,12 +26,19 @@ from app.api.pixels import rows_from_bytes, rows_from_json
 from app.core.config import Settings
 from app.core.errors import ApiError
 from app.core.fast_json import FastJSONResponse
+from app.models.batcher import MicroBatcher
+from app.predictors.classifier import ImageClassifier
 from app.predictors.csv_input import parse_pixel_csv
 from app.predictors.image_input import ImageInputError, decode_image
 from app.schemas.common import one_or_many
 from app.schemas.images import ImageInput
 
 Normalize = Callable[..., np.ndarray]
+EXPLAIN = Query(
+    False,
+    description="Add `saliency` (28×28, 0–1: which regions drove the answer, by occlusion) and `input` (the 28×28 "
+    "image the model saw) to each answer: gradient × input of the predicted class. At most MAX_EXPLAIN_ITEMS images.",
+)
 INPUTS = TypeAdapter(one_or_many(ImageInput))
 # Inlined (ImageInput has no nested models), since this body is described by hand, not by a parameter.
 INPUT_SCHEMA = {"anyOf": [ImageInput.model_json_schema(), {"type": "array", "items": ImageInput.model_json_schema()}]}
@@ -70,6 +78,19 @@ async def json_inputs_to_arrays(
     return await run_in_threadpool(convert), single  # images to decode: off the event loop
 
 
+async def explained_answers(
+    classifier: ImageClassifier, batcher: MicroBatcher, arrays: list[np.ndarray]
+) -> list[dict[str, Any]]:
+    """The usual answers, each with its saliency map and the image the model saw (one job on the model's thread)."""
+    answers = []
+    for probabilities, saliency, image in await batcher.on_model_thread(classifier.explain, arrays):
+        answer = classifier.describe(probabilities)
+        answer["saliency"] = np.round(saliency, 3).tolist()
+        answer["input"] = np.rint(image).astype(np.int64).tolist()
+        answers.append(answer)
+    return answers
+
+
 def build_image_router(
     *,
     name: str,
@@ -80,8 +101,10 @@ def build_image_router(
 ) -> APIRouter:
     router = APIRouter(prefix=f"/predict/{name}", tags=[name])
 
-    async def predict(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-        classifier = service.predictor(name)
+    async def predict(
+        request: Request, service: ServiceDep, settings: SettingsDep, explain: bool = EXPLAIN
+    ) -> Response:
+        service.current(name)  # a model that is down answers 503 before the body is read
         kind = media_type(request)
         if kind == "application/octet-stream":
             arrays, single = rows_from_bytes(await request.body(), limit=settings.max_list_items)
@@ -100,7 +123,15 @@ def build_image_router(
                 f"send application/json, application/octet-stream or multipart/form-data, not {kind}",
             )
         request.state.model, request.state.batch_size = name, len(arrays)  # for the request log line
-        answers = [classifier.describe(p) for p in await service.batcher(name).submit(arrays)]
+        if explain:
+            check_count(len(arrays), limit=settings.max_explain_items, noun="images to explain",
+                        setting="MAX_EXPLAIN_ITEMS")  # fmt: skip
+        with service.use(name) as serving:  # one model version from here to the answer, even across a reload
+            classifier, batcher = serving.predictor, serving.batcher
+            if explain:
+                answers = await explained_answers(classifier, batcher, arrays)
+            else:
+                answers = [classifier.describe(p) for p in await batcher.submit(arrays)]
         # Rendered here rather than validated against the response model: the answers are built by
         # describe() in that shape, and the model stays in the OpenAPI schema for clients.
         return FastJSONResponse(answers[0] if single else answers)
@@ -120,12 +151,13 @@ def build_image_router(
     )
 
     async def predict_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-        service.predictor(name)
+        service.current(name)
         data, _ = await read_upload(request, max_bytes=settings.max_body_bytes)
         async with service.csv_slots:  # a bounded number of files in the works at once (memory)
             images = await run_in_threadpool(parse_pixel_csv, data, max_rows=settings.max_csv_rows)
             request.state.model, request.state.batch_size = name, len(images)
-            probabilities = await service.batcher(name).run_bulk(list(images), settings.csv_chunk_rows)
+            with service.use(name) as serving:
+                probabilities = await serving.batcher.run_bulk(list(images), settings.csv_chunk_rows)
         lines = ["ImageId,Label", *(f"{i},{int(p.argmax())}" for i, p in enumerate(probabilities, start=1))]
         return Response(
             "\n".join(lines) + "\n",

@@ -52,10 +52,10 @@ def as_items(payload: Any, *, limit: int, noun: str) -> tuple[list[Any], bool]:
     return items, single
 
 
-def check_count(count: int, *, limit: int, noun: str) -> None:
-    """413 when one request carries more than MAX_LIST_ITEMS items (a JSON list, or images in raw bytes)."""
+def check_count(count: int, *, limit: int, noun: str, setting: str = "MAX_LIST_ITEMS") -> None:
+    """413 when one request carries more items than a limit (a JSON list, images in raw bytes, explained images)."""
     if count > limit:
-        raise ApiError(413, "too_large", f"{count} {noun} in one request; the limit is {limit} (MAX_LIST_ITEMS)")
+        raise ApiError(413, "too_large", f"{count} {noun} in one request; the limit is {limit} ({setting})")
 
 
 async def read_upload(request: Request, field: str = "file", *, max_bytes: int) -> tuple[bytes, str]:

@@ -15,7 +15,7 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import error_body
+from app.core.errors import error_content
 
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
@@ -48,7 +48,7 @@ class BodyLimitMiddleware:
             return
         declared = next((value for key, value in scope["headers"] if key == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._reject(send, BodyTooLarge(self.max_body_bytes))
+            await self._reject(scope, send, BodyTooLarge(self.max_body_bytes))
             return
         if not _has_body(scope, declared):
             await self.app(scope, receive, send)
@@ -86,11 +86,12 @@ class BodyLimitMiddleware:
             await self.app(scope, guarded_receive, tracking_send)
         except (BodyTooLarge, BodyTooSlow) as refusal:  # raised where no handler turned it into an answer
             if not response_started:
-                await self._reject(send, refusal)
+                await self._reject(scope, send, refusal)
 
-    async def _reject(self, send: Send, refusal: HTTPException) -> None:
+    async def _reject(self, scope: Scope, send: Send, refusal: HTTPException) -> None:
         code = "too_large" if refusal.status_code == 413 else "timeout"
-        body = json.dumps(error_body(refusal.detail, code)).encode()
+        content = error_content(scope.get("path", ""), scope.get("root_path", ""), refusal.detail, code)
+        body = json.dumps(content).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": refusal.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(25_000_000, ge=784, description="Most pixels (width × height) in a decoded image.")
     max_csv_rows: int = Field(30_000, ge=1, description="Most rows in an uploaded CSV.")
     max_list_items: int = Field(256, ge=1, description="Most items in one request (a JSON list, or raw-bytes images).")
+    max_explain_items: int = Field(
+        16, ge=1, description="Most images in one explain=true request (each adds a forward and a backward pass)."
+    )
     max_theme_chars: int = Field(200, ge=1, description="Longest poem `theme` text.")
     max_concurrent_csv: int = Field(
         2, ge=1, le=64, description="CSV uploads worked on at once; more wait their turn (bounds memory)."

@@ -4,6 +4,9 @@ Client mistakes become a 4xx whose JSON body always has the same shape:
 `{"detail": "<what is wrong>", "code": "<stable machine-readable code>"}` — plus `errors`, a list
 of `{"field", "message"}`, for request validation. Anything unexpected is logged with its
 traceback and answered with a generic 500: it is a bug, and its details stay in the log.
+
+Under /v2 (the Open Inference Protocol) the same errors keep their status but take that
+protocol's shape, `{"error": "<what is wrong>"}`, which its clients (tritonclient, KServe's) parse.
 """
 
 from __future__ import annotations
@@ -32,8 +35,26 @@ class ApiError(Exception):
         self.status_code, self.code, self.detail, self.headers, self.extra = status_code, code, detail, headers, extra
 
 
+V2_PREFIX = "/v2"
+
+
 def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, **extra}
+
+
+def speaks_v2(path: str, root_path: str = "") -> bool:
+    """Whether a request path belongs to the Open Inference Protocol (its errors are {"error": ...})."""
+    path = path.removeprefix(root_path.rstrip("/")) if root_path else path
+    return path == V2_PREFIX or path.startswith(V2_PREFIX + "/")
+
+
+def error_content(path: str, root_path: str, detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    """The error body for a request at `path`: ours, or the v2 protocol's `{"error": detail}`."""
+    return {"error": detail} if speaks_v2(path, root_path) else error_body(detail, code, **extra)
+
+
+def _content(request: Request, detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    return error_content(request.url.path, request.scope.get("root_path", ""), detail, code, **extra)
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -74,17 +95,17 @@ _CODES = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def handle_api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.detail, exc.code, **exc.extra), exc.status_code, headers=exc.headers)
+        return JSONResponse(_content(request, exc.detail, exc.code, **exc.extra), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def handle_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = validation_errors(list(exc.errors()))
-        return JSONResponse(error_body(summarize(errors), "invalid_input", errors=errors), 422)
+        return JSONResponse(_content(request, summarize(errors), "invalid_input", errors=errors), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def handle_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _CODES.get(exc.status_code, "error")
-        return JSONResponse(error_body(str(exc.detail), code), exc.status_code, headers=exc.headers)
+        return JSONResponse(_content(request, str(exc.detail), code), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(ClientDisconnect)
     async def handle_client_disconnect(request: Request, exc: ClientDisconnect) -> Response:
@@ -95,4 +116,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(error_body("internal server error", "internal_error"), 500)
+        return JSONResponse(_content(request, "internal server error", "internal_error"), 500)

@@ -54,6 +54,11 @@ class Metrics:
             "dlserve_model_loaded", "1 when the model is loaded and warmed, else 0", ["model"],
             registry=self.registry, multiprocess_mode="livemin",
         )  # fmt: skip
+        # A reload (the v2 repository API) sets the old version's series to 0 and the new one's to 1.
+        self.model_version = Gauge(
+            "dlserve_model_version_info", "1 for the version of each model being served, 0 for versions replaced",
+            ["model", "version"], registry=self.registry, multiprocess_mode="livemax",
+        )  # fmt: skip
         self.device = Gauge("dlserve_device_info", "The device models run on (value 1)", ["device"],
                             registry=self.registry, multiprocess_mode="livemax")  # fmt: skip
 

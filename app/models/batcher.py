@@ -48,6 +48,7 @@ class MicroBatcher:
         self.enabled, self.retry_after_s = enabled, retry_after_s
         self.on_depth = on_depth
         self._pending_items = 0
+        self.users = 0  # requests holding this batcher (ModelService.use): a replaced one stops when none do
         self.batch_sizes: list[int] = []  # recent batch sizes, for tests and metrics (bounded below)
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._last_batch_jobs = 0  # requests in the previous batch: >1 means concurrent traffic
@@ -93,8 +94,8 @@ class MicroBatcher:
             self._worker = asyncio.create_task(self._work(), name=f"batcher-{self.name}")
 
     async def stop(self) -> None:
-        """Finish what is queued (drain), then stop the worker."""
-        while self.pending_items > 0:
+        """Finish what is queued (drain) and let the requests holding this batcher finish, then stop the worker."""
+        while self.pending_items > 0 or self.users > 0:
             await asyncio.sleep(0.005)
         if self._worker is not None:
             self._worker.cancel()
@@ -133,15 +134,20 @@ class MicroBatcher:
         Chunks queue behind, and between, the micro-batches, so a 28,000-row file delays
         concurrent small requests by at most one chunk instead of the whole file.
         """
-        loop = asyncio.get_running_loop()
         results: list[Any] = []
         for start in range(0, len(items), chunk_size):
-            chunk = list(items[start : start + chunk_size])
-            try:
-                results += await loop.run_in_executor(self._executor, self.run_batch, chunk)
-            except Exception as exc:
-                raise self.inference_failed(exc, 1) from exc
+            results += await self.on_model_thread(self.run_batch, list(items[start : start + chunk_size]))
         return results
+
+    async def on_model_thread(self, work: Callable[..., Any], *args: Any) -> Any:
+        """Run `work(*args)` on the model's own thread, between batches (a failure is the model's 503)."""
+        self.pending_items += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+        except Exception as exc:
+            raise self.inference_failed(exc, 1) from exc
+        finally:
+            self.pending_items -= 1
 
     async def _gather(self) -> list[_Job]:
         """The next batch: the first waiting request, plus others until the batch is full or max_wait passes.

@@ -8,6 +8,8 @@ load, and its endpoints answer 503 with that reason.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import time
@@ -19,7 +21,6 @@ from typing import Any
 import torch
 
 from app.core.errors import ApiError
-from app.models.checksums import sha256_file
 from app.models.optimize import optimize_for_serving
 
 logger = logging.getLogger("dlserve.models")
@@ -42,6 +43,12 @@ class LoadedModel:
     load_seconds: float  # verify + load + warm-up
     loaded_at: float = field(default_factory=time.time)
     optimized: bool = False  # frozen + optimize_for_inference, checked against the committed module
+    committed: torch.jit.ScriptModule | None = None  # the module as loaded, kept when `module` is the optimized one
+
+    @property
+    def differentiable(self) -> torch.jit.ScriptModule:
+        """The module to take gradients through: the committed one (optimized modules have no backward)."""
+        return self.committed if self.committed is not None else self.module
 
     @property
     def version(self) -> str:
@@ -64,17 +71,47 @@ def load_model(name: str, folder: Path, device: torch.device) -> LoadedModel:
     model_path = folder / "model.pt"
     if not model_path.exists():
         raise ModelLoadError("model.pt is missing")
-    actual = sha256_file(model_path)
+    # Read once, then check and load those very bytes: a file replaced meanwhile (a reload while a
+    # deployment copies new files in) cannot pass the check as one version and load as another.
+    data = model_path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
     if actual != meta.get("sha256"):
         raise ModelLoadError(
             f"model.pt fails its checksum (sha256 {actual[:12]}…, meta.json says {str(meta.get('sha256'))[:12]}…)"
         )
     try:
-        module = torch.jit.load(str(model_path), map_location=device).eval()
+        module = torch.jit.load(io.BytesIO(data), map_location=device).eval()
     except Exception as exc:  # torch raises several types for a corrupt archive
         raise ModelLoadError(f"model.pt could not be loaded by TorchScript ({type(exc).__name__})") from exc
     side = read_json(folder / SIDE_FILES[name]) if name in SIDE_FILES else None
     return LoadedModel(name, module, meta, device, side, time.perf_counter() - started)
+
+
+def load_prepared(
+    name: str, model_dir: Path, device: torch.device, prepare: Callable[[LoadedModel], Any], *, optimize: bool
+) -> LoadedModel:
+    """Verify, load, optimize (if asked) and prepare one model: everything short of serving it."""
+    started = time.perf_counter()
+    loaded = load_model(name, Path(model_dir) / name, device)
+    if optimize:
+        loaded.committed = loaded.module
+        loaded.module, loaded.optimized = optimize_for_serving(name, loaded.module, loaded.side, device)
+    with torch.inference_mode():
+        prepare(loaded)
+    loaded.load_seconds = time.perf_counter() - started
+    logger.info(
+        "model %s version %s on %s loaded%s and warmed in %.2f s",
+        name,
+        loaded.version,
+        device,
+        ", optimized" if loaded.optimized else "",
+        loaded.load_seconds,
+    )
+    return loaded
+
+
+def describe_failure(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, ModelLoadError) else f"{type(exc).__name__}: {exc}"
 
 
 class ModelRegistry:
@@ -95,29 +132,25 @@ class ModelRegistry:
     ) -> None:
         """Load every model (optimized for inference if asked); `prepare` builds its predictor and warms it up."""
         for name in MODEL_NAMES:
-            started = time.perf_counter()
             try:
-                loaded = load_model(name, Path(model_dir) / name, device)
-                if optimize:
-                    loaded.module, loaded.optimized = optimize_for_serving(name, loaded.module, loaded.side, device)
-                with torch.inference_mode():
-                    prepare(loaded)
-                loaded.load_seconds = time.perf_counter() - started
+                loaded = load_prepared(name, model_dir, device, prepare, optimize=optimize)
             except Exception as exc:  # one broken model must not stop the others
-                reason = str(exc) if isinstance(exc, ModelLoadError) else f"{type(exc).__name__}: {exc}"
-                self.failures[name] = reason
-                logger.error("model %s is down: %s", name, reason)
+                self.failures[name] = describe_failure(exc)
+                logger.error("model %s is down: %s", name, self.failures[name])
                 continue
-            self.models[name] = loaded
-            self.warmed.add(name)
-            logger.info(
-                "model %s version %s on %s loaded%s and warmed in %.2f s",
-                name,
-                loaded.version,
-                device,
-                ", optimized" if loaded.optimized else "",
-                loaded.load_seconds,
-            )
+            self.install(loaded)
+
+    def install(self, loaded: LoadedModel) -> None:
+        """Make `loaded` the model served under its name (replacing any other version)."""
+        self.models[loaded.name] = loaded
+        self.failures.pop(loaded.name, None)
+        self.warmed.add(loaded.name)
+
+    def remove(self, name: str, reason: str) -> None:
+        """Take a model out of service; its endpoints answer 503 with `reason`."""
+        self.models.pop(name, None)
+        self.warmed.discard(name)
+        self.failures[name] = reason
 
     def get(self, name: str) -> LoadedModel:
         if name in self.models:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from app.models.registry import LoadedModel
+from app.predictors.saliency import gradient_times_input
 
 
 class ImageClassifier:
@@ -24,6 +25,16 @@ class ImageClassifier:
         with torch.inference_mode():
             probabilities = torch.softmax(self.loaded.module(x).float(), dim=1).cpu().numpy()
         return list(probabilities)
+
+    def explain(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(probabilities, saliency map, image) per image: which pixels drove each answer (app/predictors/saliency.py).
+
+        Runs on the model's thread: the same forward pass as run_batch, then a gradient pass.
+        """
+        probabilities = self.run_batch(images)
+        labels = [int(p.argmax()) for p in probabilities]
+        maps = gradient_times_input(self.loaded.differentiable, images, labels, self.loaded.device)
+        return list(zip(probabilities, maps, images, strict=True))
 
     def warmup(self, loaded: LoadedModel) -> None:
         self.run_batch([np.zeros((28, 28), np.float32)])

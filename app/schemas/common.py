@@ -52,3 +52,23 @@ _MEANINGS = {
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses, all with the ErrorBody shape."""
     return {code: {"model": ErrorBody, "description": _MEANINGS[code]} for code in codes}
+
+
+class V2ErrorBody(BaseModel):
+    """Every error answer of the Open Inference Protocol (/v2): its own shape, which its clients parse."""
+
+    error: str = Field(description="What is wrong")
+
+
+_V2_MEANINGS = {
+    400: "A malformed request or tensor (name, datatype, shape, byte size, values), or a failed load",
+    401: "Missing or wrong X-API-Key (only when API_KEY is set)",
+    404: "No such model, or not the version being served",
+    413: "Over a configured limit (body size, images or houses in one request)",
+    503: "Model down (unloaded, failed to load) or its queue full",
+}
+
+
+def v2_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses in the v2 protocol's `{"error"}` shape."""
+    return {code: {"model": V2ErrorBody, "description": _V2_MEANINGS[code]} for code in codes}

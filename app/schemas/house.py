@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from app.schemas.house_columns import COLUMNS, RANGES_FILE
 
@@ -162,3 +162,22 @@ class SalePrice(BaseModel):
     warnings: list[str] | None = Field(
         None, description="Fields outside the range of the training data (present only when there are some)"
     )
+
+
+class HouseRowsError(ValueError):
+    """Rows that fail validation: the message names each (up to five) by row and column."""
+
+
+def validate_house_rows(records: list[dict[str, Any]], first_row: int = 1) -> list[Any]:
+    """Validate rows (CSV lines, v2 tensors) with the schema of JSON requests; errors name the row and column."""
+    houses, errors = [], []
+    for number, record in enumerate(records, start=first_row):
+        try:
+            houses.append(HouseFeatures.model_validate(record))
+        except ValidationError as exc:
+            errors += [f"row {number}, {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        if len(errors) >= 5:
+            break
+    if errors:
+        raise HouseRowsError("; ".join(errors[:5]))
+    return houses

@@ -43,14 +43,27 @@ class ImageInput(BaseModel):
         return pixels
 
 
-class DigitPrediction(BaseModel):
+class Explanation(BaseModel):
+    """Added to an answer when the request asks `explain=true`."""
+
+    saliency: list[list[float]] | None = Field(
+        None,
+        description="28×28, 0–1: how much each pixel drove the predicted class (gradient × input of its score, "
+        "positive part, scaled so the largest is 1)",
+    )
+    input: list[list[int]] | None = Field(
+        None, description="28×28, 0–255: the image the model saw, after normalization (rounded; usable as `pixels`)"
+    )
+
+
+class DigitPrediction(Explanation):
     label: int = Field(description="The predicted digit, 0–9", examples=[7])
     confidence: float = Field(description="Probability of the predicted digit", examples=[0.998])
     probabilities: list[float] = Field(description="Probability of each digit 0–9 (sums to 1)")
     model_version: str = Field(description="Version of the model that answered")
 
 
-class FashionPrediction(BaseModel):
+class FashionPrediction(Explanation):
     label: int = Field(description="The predicted class id, 0–9", examples=[9])
     class_name: str = Field(description="Class name in English", examples=["Ankle boot"])
     class_name_zh: str = Field(description="Class name in Chinese (as in the course)", examples=["靴子"])

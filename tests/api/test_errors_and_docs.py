@@ -26,6 +26,24 @@ TAGS = {
     ("/models", "get"): ["models"],
     ("/models/{name}", "get"): ["models"],
     ("/metrics", "get"): ["operations"],
+} | {
+    (path, method): ["v2 (Open Inference Protocol)"]
+    for path, method in [
+        ("/v2", "get"),
+        ("/v2/health/live", "get"),
+        ("/v2/health/ready", "get"),
+        ("/v2/models/{name}", "get"),
+        ("/v2/models/{name}/versions/{version}", "get"),
+        ("/v2/models/{name}/ready", "get"),
+        ("/v2/models/{name}/versions/{version}/ready", "get"),
+        ("/v2/models/{name}/infer", "post"),
+        ("/v2/models/{name}/versions/{version}/infer", "post"),
+        ("/v2/models/poem/generate", "post"),
+        ("/v2/models/poem/generate_stream", "post"),
+        ("/v2/repository/index", "post"),
+        ("/v2/repository/models/{name}/load", "post"),
+        ("/v2/repository/models/{name}/unload", "post"),
+    ]
 }
 ONE_ROW_CSV = (",".join(f"pixel{i}" for i in range(784)) + "\n" + ",".join(map(str, DIGIT_PIXELS)) + "\n").encode()
 UPLOAD_PATHS = ["/predict/digit", "/predict/digit/batch", "/predict/fashion", "/predict/fashion/batch",
@@ -185,6 +203,7 @@ def test_every_json_example_in_the_docs_works(client, openapi):
         ("/predict/digit", "image"), ("/predict/digit", "list"), ("/predict/digit", "pixels"),
         ("/predict/fashion", "image"), ("/predict/fashion", "list"), ("/predict/fashion", "pixels"),
         ("/predict/house-price", "list"), ("/predict/house-price", "one"), ("/predict/house-price", "sparse"),
+        ("/v2/models/poem/generate", "spring"), ("/v2/models/poem/generate_stream", "spring"),
     ]  # fmt: skip
     failures = []
     for path, name, value in examples:

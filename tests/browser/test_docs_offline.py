@@ -93,7 +93,7 @@ def test_docs_lists_every_operation_and_loads_nothing_from_outside(server, brows
     }  # fmt: skip
     documented = {(m, p) for p, ops in httpx.get(f"{server.url}/openapi.json").json()["paths"].items() for m in ops}
     assert shown == documented
-    assert len(documented) == 13
+    assert len(documented) == 27  # 13 of our own, 14 of the Open Inference Protocol
     sent = requested_urls(browser)
     assert f"{server.url}/static/vendor/swagger-ui-dist/swagger-ui-bundle.js" in sent
     assert sent_outside(sent, server.url) == []
@@ -136,9 +136,9 @@ def test_redoc_renders_every_operation_offline(server, browser):
     forget_history(browser)
     browser.get(f"{server.url}/redoc")
     title = wait_for(browser, ".api-info h1")
-    assert title.text == "dlserve (0.3.0)"
+    assert title.text == "dlserve (0.4.0)"
     WebDriverWait(browser, 30).until(
-        lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-section-id^='operation/']")) == 13
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-section-id^='operation/']")) == 27
     )
     sent = requested_urls(browser)
     assert f"{server.url}/static/vendor/redoc/redoc.standalone.js" in sent

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.inputs import as_items, csv_upload_openapi, read_json, read_upload, validate
 from app.core.errors import ApiError
 from app.predictors.csv_input import parse_house_csv
 from app.schemas.common import one_or_many
-from app.schemas.house import EXAMPLE, FEATURES, HouseFeatures, SalePrice, beyond_training
+from app.schemas.house import (
+    EXAMPLE,
+    FEATURES,
+    HouseFeatures,
+    HouseRowsError,
+    SalePrice,
+    beyond_training,
+    validate_house_rows,
+)
 
 router = APIRouter(prefix="/predict/house-price", tags=["house-price"])
 
@@ -46,11 +54,13 @@ async def predict_house_price(
     request: Request, service: ServiceDep, settings: SettingsDep
 ) -> SalePrice | list[SalePrice]:
     """Predict the sale price of one house (Kaggle's column names; any may be missing) or of a list."""
-    pricer = service.predictor("house")
+    service.current("house")  # a model that is down answers 503 before the body is read
     items, single = as_items(validate(HOUSES, await read_json(request)), limit=settings.max_list_items, noun="houses")
-    features = await run_in_threadpool(pricer.features, [h.features() for h in items])
-    request.state.model, request.state.batch_size = "house", len(features)
-    prices = await service.batcher("house").submit(features)
+    with service.use("house") as serving:  # one model version (and its preprocessing) from here to the answer
+        pricer = serving.predictor
+        features = await run_in_threadpool(pricer.features, [h.features() for h in items])
+        request.state.model, request.state.batch_size = "house", len(features)
+        prices = await serving.batcher.submit(features)
     answers = [
         SalePrice(
             sale_price=round(p, 2), model_version=pricer.loaded.version, warnings=beyond_training(h.features()) or None
@@ -63,14 +73,15 @@ async def predict_house_price(
 @router.post("/batch", response_class=Response, openapi_extra=csv_upload_openapi("Kaggle's test.csv (Id + features)"))
 async def predict_house_price_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
     """Price every row of a CSV in Kaggle's test.csv format; answers a submission CSV `Id,SalePrice`."""
-    pricer = service.predictor("house")
+    service.current("house")
     data, _ = await read_upload(request, max_bytes=settings.max_body_bytes)
     async with service.csv_slots:  # a bounded number of files in the works at once (memory)
         ids, records = await run_in_threadpool(parse_house_csv, data, max_rows=settings.max_csv_rows, features=FEATURES)
         houses = await run_in_threadpool(validate_rows, records)
-        features = await run_in_threadpool(pricer.features, [h.features() for h in houses])
-        request.state.model, request.state.batch_size = "house", len(features)
-        prices = await service.batcher("house").run_bulk(features, settings.csv_chunk_rows)
+        with service.use("house") as serving:
+            features = await run_in_threadpool(serving.predictor.features, [h.features() for h in houses])
+            request.state.model, request.state.batch_size = "house", len(features)
+            prices = await serving.batcher.run_bulk(features, settings.csv_chunk_rows)
     lines = ["Id,SalePrice", *(f"{i},{p:.2f}" for i, p in zip(ids, prices, strict=True))]
     return Response("\n".join(lines) + "\n", media_type="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="submission.csv"'})  # fmt: skip
@@ -78,14 +89,7 @@ async def predict_house_price_batch(request: Request, service: ServiceDep, setti
 
 def validate_rows(records: list[dict]) -> list[HouseFeatures]:
     """Validate CSV rows with the same schema as JSON requests; errors name the row (1-based) and column."""
-    houses, errors = [], []
-    for number, record in enumerate(records, start=1):
-        try:
-            houses.append(HouseFeatures.model_validate(record))
-        except ValidationError as exc:
-            errors += [f"row {number}, {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        if len(errors) >= 5:
-            break
-    if errors:
-        raise ApiError(422, "invalid_csv", "; ".join(errors[:5]))
-    return houses
+    try:
+        return validate_house_rows(records)
+    except HouseRowsError as exc:
+        raise ApiError(422, "invalid_csv", str(exc)) from exc

@@ -51,16 +51,22 @@ def to_spec(request: PoemRequest, generator: PoemGenerator, settings: Settings) 
 async def generate_poem(request: PoemRequest, http: Request, service: ServiceDep, settings: SettingsDep) -> Poem:
     """Write a poem of exactly `line_num` lines of `line_length` characters, alternately ending in ，and 。,
     rhyming under `rhyme` and keeping the 平仄 of `tones`; a request no pattern can satisfy is a 422 saying why."""
-    generator: PoemGenerator = service.predictor("poem")
+    serving = service.current("poem")  # this version writes the poem, even if a reload swaps in another
+    generator: PoemGenerator = serving.predictor
     http.state.model, http.state.batch_size = "poem", 1
     spec = to_spec(request, generator, settings)
+    result = await write_poem(generator, spec)
+    return Poem(**result, model_version=serving.loaded.version)
+
+
+async def write_poem(generator: PoemGenerator, spec: PoemSpec) -> dict:
+    """The whole poem, off the event loop; a model that raises is a logged 503, not a 500."""
     try:
-        result = await run_in_threadpool(generator.generate, spec)
+        return await run_in_threadpool(generator.generate, spec)
     except Exception as exc:  # a fault of the model: logged with its traceback, answered 503 without internals
         logger.exception("model poem failed on a request")
         raise ApiError(503, "inference_failed", f"the poem model failed to run on this input ({type(exc).__name__}); "
                        "the error is logged", model="poem") from exc  # fmt: skip
-    return Poem(**result, model_version=service.registry.get("poem").version)
 
 
 def _event(name: str, payload: dict) -> str:
@@ -77,25 +83,37 @@ async def stream_poem(
     request: PoemRequest, http: Request, service: ServiceDep, settings: SettingsDep
 ) -> StreamingResponse:
     """The same poem as /generate/poem, as server-sent events: one `char` event per character, then `done`."""
-    generator: PoemGenerator = service.predictor("poem")
+    serving = service.current("poem")
+    generator: PoemGenerator = serving.predictor
     http.state.model, http.state.batch_size = "poem", 1
     spec = to_spec(request, generator, settings)  # a bad request is still a plain 4xx, before the stream opens
-    version = service.registry.get("poem").version
+    version = serving.loaded.version
 
     def events() -> Iterator[str]:
-        try:
-            text = ""
-            for index, char in enumerate(generator.stream(spec)):
-                text += char
-                yield _event("char", {"index": index, "char": char})
-            poem = _assemble(text, spec)
-            rhyme = generator.describe_rhyme(spec, poem["lines"])
-            yield _event("done", {**poem, "seed": spec.seed, "model_version": version, **rhyme})
-        except Exception:  # the status line is already sent: report in-band, log the traceback
-            logger.exception("poem stream failed")
-            yield _event("error", error_body("internal server error", "internal_error"))
+        for event in assemble_stream(generator, spec):
+            if event["kind"] == "char":
+                yield _event("char", {"index": event["index"], "char": event["char"]})
+            elif event["kind"] == "done":
+                yield _event("done", {**event["poem"], "model_version": version})
+            else:
+                yield _event("error", error_body(event["detail"], "internal_error"))
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def assemble_stream(generator: PoemGenerator, spec: PoemSpec) -> Iterator[dict]:
+    """A streamed poem as events: {"kind": "char", index, char} each, then {"kind": "done", "poem": {poem, lines,
+    seed, rhyme_group, rhymes}} — or {"kind": "error"}: once the status line is sent, a failure is reported in-band."""
+    try:
+        text = ""
+        for index, char in enumerate(generator.stream(spec)):
+            text += char
+            yield {"kind": "char", "index": index, "char": char}
+        poem = _assemble(text, spec)
+        yield {"kind": "done", "poem": {**poem, "seed": spec.seed, **generator.describe_rhyme(spec, poem["lines"])}}
+    except Exception:
+        logger.exception("poem stream failed")
+        yield {"kind": "error", "detail": "internal server error"}
 
 
 def _assemble(text: str, spec: PoemSpec) -> dict:

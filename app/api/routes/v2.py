@@ -1,0 +1,215 @@
+"""The Open Inference Protocol (KServe v2 / Triton HTTP), beside our own endpoints, on the same models.
+
+Health, server and model metadata, model readiness, inference (JSON tensors and the binary tensor
+data extension) and Triton's generate extension for the poem model. Errors keep their HTTP status
+and take the protocol's shape, `{"error": "..."}` (app/core/errors.py). Health and metadata are
+open; inference needs the API key when one is set, as our own endpoints do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from app.api.deps import ServiceDep, SettingsDep
+from app.api.routes.poem import assemble_stream, to_spec, write_poem
+from app.api.v2_models import INFER, metadata, poem_request, protocol_errors
+from app.api.v2_tensors import HEADER_LENGTH, bad, encode_infer_response, parse_infer_request
+from app.core.errors import ApiError
+from app.core.security import require_api_key
+from app.models.registry import MODEL_NAMES
+from app.models.service import ModelService, Serving
+from app.schemas.common import v2_error_responses
+
+router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"], responses=v2_error_responses(404, 503))
+INFER_ERRORS = v2_error_responses(400, 401, 413)
+EXTENSIONS = ["binary_tensor_data", "model_repository", "generate"]
+INFER_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "An inference request: JSON, or JSON followed by binary tensors (then the JSON's length "
+        f"goes in the {HEADER_LENGTH} header).",
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "required": ["inputs"], "properties": {"inputs": {"type": "array"}}},
+                "example": {"inputs": [{"name": "pixels", "datatype": "UINT8", "shape": [1, 784], "data": [0] * 784}]},
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+GENERATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"text_input": {"type": "string"}, "parameters": {"type": "object"}},
+                },
+                "examples": {
+                    "spring": {
+                        "summary": "A 绝句 starting with 春",
+                        "value": {"text_input": "春", "parameters": {"line_num": 4, "line_length": 7, "seed": 42}},
+                    }
+                },
+            }
+        },
+    }
+}
+PROTECTED = [Depends(require_api_key)]
+
+
+def known(name: str) -> str:
+    if name not in MODEL_NAMES:
+        raise ApiError(404, "not_found", f"unknown model '{name}'; dlserve serves {', '.join(MODEL_NAMES)}")
+    return name
+
+
+def serving(service: ModelService, name: str, version: str | None) -> Serving:
+    """The model as served now, checked against the version asked for (404 when another is served)."""
+    current = service.current(known(name))
+    if version is not None and version != current.loaded.version:
+        served = current.loaded.version
+        raise ApiError(404, "not_found", f"model '{name}' has no version '{version}'; it serves '{served}'")
+    return current
+
+
+@router.get("")
+async def read_server_metadata(request: Request) -> dict[str, Any]:
+    """Server metadata: name, version and the protocol extensions it speaks."""
+    return {"name": request.app.title, "version": request.app.version, "extensions": EXTENSIONS}
+
+
+@router.get("/health/live")
+async def read_server_live() -> dict[str, bool]:
+    """200 while the process is up."""
+    return {"live": True}
+
+
+@router.get("/health/ready", responses={400: {"description": "Not ready: some model is not loaded"}})
+async def read_server_ready(service: ServiceDep) -> JSONResponse:
+    """200 when every model is loaded and warmed; 400 (the protocol's "false") otherwise."""
+    ready = service.registry.ready
+    return JSONResponse({"ready": ready}, status_code=200 if ready else 400)
+
+
+def _model_ready(service: ModelService, name: str, version: str | None) -> JSONResponse:
+    known(name)
+    loaded = service.registry.models.get(name)
+    ready = loaded is not None and (version is None or version == loaded.version)
+    return JSONResponse({"name": name, "ready": ready}, status_code=200 if ready else 400)
+
+
+@router.get("/models/{name}/ready", responses={400: {"description": "Not ready"}})
+async def read_model_ready(name: str, service: ServiceDep) -> JSONResponse:
+    """200 when the model is loaded and warmed; 400 otherwise."""
+    return _model_ready(service, name, None)
+
+
+@router.get("/models/{name}/versions/{version}/ready", responses={400: {"description": "Not ready"}})
+async def read_model_version_ready(name: str, version: str, service: ServiceDep) -> JSONResponse:
+    """200 when this version of the model is the one loaded; 400 otherwise."""
+    return _model_ready(service, name, version)
+
+
+@router.get("/models/{name}")
+async def read_model_metadata(name: str, service: ServiceDep) -> dict[str, Any]:
+    """The model's versions, platform, and inputs and outputs (name, datatype, shape; -1 = any size)."""
+    current = serving(service, name, None)
+    return metadata(name, current.loaded.version)
+
+
+@router.get("/models/{name}/versions/{version}")
+async def read_model_version_metadata(name: str, version: str, service: ServiceDep) -> dict[str, Any]:
+    """The same metadata, for the version being served."""
+    current = serving(service, name, version)
+    return metadata(name, current.loaded.version)
+
+
+async def _infer(request: Request, service: ModelService, settings: Any, name: str, version: str | None) -> Response:
+    serving(service, name, version)  # 404/503 before the body is read
+    body = await request.body()
+    parsed = parse_infer_request(body, request.headers.get(HEADER_LENGTH))
+    request.state.model = name
+    with service.use(name) as current, protocol_errors():  # one version from here to the answer
+        outputs = await INFER[name](current, parsed, settings)
+        content, headers = encode_infer_response(name, current.loaded.version, outputs, parsed)
+    request.state.batch_size = outputs[0].shape[0] if outputs and outputs[0].shape else 1
+    media = "application/octet-stream" if HEADER_LENGTH in headers else "application/json"
+    return Response(content, media_type=media, headers=headers)
+
+
+@router.post("/models/{name}/infer", dependencies=PROTECTED, openapi_extra=INFER_BODY, responses=INFER_ERRORS)
+async def infer(name: str, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+    """Run the model on input tensors (JSON, or the binary tensor data extension); see the README for each model's."""
+    return await _infer(request, service, settings, name, None)
+
+
+@router.post(
+    "/models/{name}/versions/{version}/infer", dependencies=PROTECTED, openapi_extra=INFER_BODY, responses=INFER_ERRORS
+)
+async def infer_version(
+    name: str, version: str, request: Request, service: ServiceDep, settings: SettingsDep
+) -> Response:
+    """The same, for the version being served."""
+    return await _infer(request, service, settings, name, version)
+
+
+async def _generate_request(request: Request, service: ModelService, settings: Any, version: str | None):
+    current = serving(service, "poem", version)
+    body = await request.body()
+    if not body.strip():
+        raise bad('the request needs a JSON body: {"text_input": "...", "parameters": {...}}')
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise bad(f"the request is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise bad('the request must be a JSON object: {"text_input": ..., "parameters": {...}}')
+    text, parameters = payload.get("text_input", ""), payload.get("parameters", {})
+    if not isinstance(text, str) or not isinstance(parameters, dict):
+        raise bad("text_input must be a string and parameters an object")
+    with protocol_errors():
+        spec = to_spec(poem_request(text, parameters), current.predictor, settings)
+    request.state.model, request.state.batch_size = "poem", 1
+    return current, spec
+
+
+@router.post("/models/poem/generate", dependencies=PROTECTED, openapi_extra=GENERATE_BODY, responses=INFER_ERRORS)
+async def generate_poem(request: Request, service: ServiceDep, settings: SettingsDep) -> dict[str, Any]:
+    """Triton's generate extension: `text_input` = the start characters, the poem options as parameters."""
+    current, spec = await _generate_request(request, service, settings, None)
+    result = await write_poem(current.predictor, spec)
+    return {"model_name": "poem", "model_version": current.loaded.version, "text_output": result["poem"],
+            **{k: v for k, v in result.items() if k != "poem"}}  # fmt: skip
+
+
+@router.post(
+    "/models/poem/generate_stream",
+    dependencies=PROTECTED,
+    openapi_extra=GENERATE_BODY,
+    response_class=StreamingResponse,
+    responses=INFER_ERRORS | {200: {"description": "Server-sent events", "content": {"text/event-stream": {}}}},
+)
+async def generate_poem_stream(request: Request, service: ServiceDep, settings: SettingsDep) -> StreamingResponse:
+    """The same as server-sent events: one event per character (`text_output`), the last one with the whole poem."""
+    current, spec = await _generate_request(request, service, settings, None)
+    version = current.loaded.version
+
+    def events() -> Iterator[str]:
+        for event in assemble_stream(current.predictor, spec):
+            if event["kind"] == "char":
+                payload = {"model_name": "poem", "model_version": version, "text_output": event["char"]}
+            elif event["kind"] == "done":
+                payload = {"model_name": "poem", "model_version": version, "text_output": "", "final": True,
+                           **{k: v for k, v in event["poem"].items()}}  # fmt: skip
+            else:
+                payload = {"error": event["detail"]}
+            yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,88 @@
+"""The model repository API of the Open Inference Protocol: list, load (reload) and unload models.
+
+The administrative surface: it needs the API key when one is set. `load` reads the model's folder
+again from MODEL_DIR, verifies its sha256, loads and warms it on the configured device and only then
+swaps it in (app/models/service.py): requests in flight finish on the old version, and if anything
+fails the old version keeps serving and the answer says why. dlserve loads models only from its
+MODEL_DIR: a load request carrying a model configuration or files is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from app.api.deps import ServiceDep
+from app.api.routes.v2 import known
+from app.api.v2_tensors import bad
+from app.core.errors import ApiError
+from app.core.security import require_api_key
+from app.models.registry import MODEL_NAMES, describe_failure
+from app.schemas.common import v2_error_responses
+
+ADMIN = [Depends(require_api_key)]
+router = APIRouter(
+    prefix="/v2/repository",
+    tags=["v2 (Open Inference Protocol)"],
+    dependencies=ADMIN,
+    responses=v2_error_responses(400, 401, 404),
+)
+logger = logging.getLogger("dlserve.models")
+
+
+async def _parameters(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if not body.strip():
+        return {}
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise bad(f"the request is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("parameters", {}), dict):
+        raise bad('the request must be a JSON object, {"parameters": {...}}')
+    return payload.get("parameters", {})
+
+
+@router.post("/index")
+async def read_repository_index(service: ServiceDep) -> list[dict[str, Any]]:
+    """Every model with its version and state (READY or UNAVAILABLE, with the reason)."""
+    index = []
+    for name in MODEL_NAMES:
+        loaded = service.registry.models.get(name)
+        if loaded is not None:
+            index.append({"name": name, "version": loaded.version, "state": "READY"})
+        else:
+            reason = service.registry.failures.get(name, "not loaded")
+            index.append({"name": name, "state": "UNAVAILABLE", "reason": reason})
+    return index
+
+
+@router.post("/models/{name}/load")
+async def load_model(name: str, request: Request, service: ServiceDep) -> dict[str, Any]:
+    """Load the model's folder again from MODEL_DIR and swap it in once verified and warmed (in-flight requests
+    finish on the old version; on failure the old version keeps serving)."""
+    known(name)
+    parameters = await _parameters(request)
+    if "config" in parameters or any(key.startswith("file:") for key in parameters):
+        raise bad("dlserve loads models only from its MODEL_DIR: a configuration or files in the request are refused")
+    previous = service.registry.models.get(name)
+    try:
+        loaded = await service.load(name)
+    except Exception as exc:
+        reason = describe_failure(exc)
+        logger.warning("model %s was not reloaded: %s", name, reason)
+        keeps = f"version '{previous.version}' keeps serving" if previous else "it stays unavailable"
+        raise ApiError(400, "load_failed", f"failed to load '{name}': {reason}; {keeps}") from exc
+    return {"name": name, "version": loaded.version, "state": "READY", "load_seconds": round(loaded.load_seconds, 3)}
+
+
+@router.post("/models/{name}/unload")
+async def unload_model(name: str, request: Request, service: ServiceDep) -> dict[str, Any]:
+    """Take the model out of service until it is loaded again (its endpoints answer 503 saying so)."""
+    known(name)
+    await _parameters(request)
+    await service.unload(name)
+    return {"name": name, "state": "UNAVAILABLE"}

@@ -1,0 +1,106 @@
+// Every call to the service goes through here: the optional API key, and any answer that is not a
+// success turned into an ApiError whose message is the service's own `detail`, shown in the panel.
+// URLs are relative, so the page also works when the service is mounted under a path prefix.
+import { t } from "./i18n.js";
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function headers(extra = {}) {
+  const key = document.getElementById("api-key").value.trim();
+  return key ? { ...extra, "X-API-Key": key } : extra;
+}
+
+async function errorFrom(response) {
+  let message = response.statusText || "error";
+  try {
+    const body = await response.json();
+    message = body.detail ?? message;
+    if (Array.isArray(body.errors) && body.errors.length) {
+      message += ": " + body.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+    }
+  } catch {
+    // not JSON (a proxy's page): the status text is all there is
+  }
+  return new ApiError(response.status, `${response.status} — ${message}`);
+}
+
+/** fetch() with the API key; resolves to the Response when it is a 2xx, else throws ApiError. */
+export async function call(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, { ...options, headers: headers(options.headers) });
+  } catch {
+    throw new ApiError(0, t("networkError"));
+  }
+  if (!response.ok) {
+    throw await errorFrom(response);
+  }
+  return response;
+}
+
+export async function postJson(path, body) {
+  const response = await call(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return response.json();
+}
+
+export async function postFile(path, blob, filename) {
+  const form = new FormData();
+  form.append("file", blob, filename);
+  const response = await call(path, { method: "POST", body: form });
+  return response.json();
+}
+
+/**
+ * The hooks the browser tests wait on: data-busy is "true" while a request of the panel is on its way,
+ * data-answered counts the answers (or errors) it has shown.
+ */
+export function setBusy(panel) {
+  panel.dataset.busy = "true";
+}
+
+export function answered(panel) {
+  panel.dataset.answered = String(Number(panel.dataset.answered || 0) + 1);
+  panel.dataset.busy = "false";
+}
+
+/** Show `error` (an ApiError or any Error) in a panel's alert line; null hides it. */
+export function showError(element, error) {
+  element.hidden = error === null;
+  element.textContent = error === null ? "" : error.message;
+}
+
+/**
+ * Reads a text/event-stream body as it arrives and calls onEvent(name, data) per event.
+ * EventSource cannot POST a JSON body, so the stream is parsed here.
+ */
+export async function readEvents(response, onEvent) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+      }
+      if (data.length) onEvent(name, JSON.parse(data.join("\n")));
+    }
+  }
+}
