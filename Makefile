@@ -64,6 +64,7 @@ bench: $(STAMP) data
 	$(PY) -m bench.inference
 	$(PY) -m bench.serve
 	$(PY) -m bench.saliency
+	$(PY) -m bench.reload
 
 # Mixed load, 4x overload, mixed load again (bench/soak.py); needs wrk (Debian package, not installed here).
 soak: $(STAMP) data
@@ -84,6 +85,7 @@ docs-assets: $(STAMP)
 
 # The README's pictures of the playground (docs/playground-*.png), from the real server in headless Chromium.
 screenshots: $(STAMP) data browser
+	bash tools/ensure_cjk_font.sh
 	$(PY) -m tools.playground_screenshots
 
 # Build the CPU image, run it with compose, call every endpoint, stop it under load (deploy/smoke.sh; needs Docker).

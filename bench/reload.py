@@ -4,7 +4,8 @@ The real server runs on a copy of models/. 64 keep-alive clients — half on POS
 (JSON pixels), half on POST /v2/models/digit/infer (binary UINT8 tensors) — send a real MNIST digit
 in closed loops while another thread calls POST /v2/repository/models/digit/load ten times,
 alternating two checkpoint versions (the committed one, and the same weights under another version
-name), and once offers a corrupt model.pt. Targets: 0 failed requests; every answer's
+name), and once offers a corrupt model.pt (with a meta.json whose checksum matches it, so that only
+loading it can tell). Targets: 0 failed requests; every answer's
 model_version is one of the two versions; the corrupt load is refused (400) and the version being
 served is unchanged by it. It prints the counts and the latency overall and during the loads.
 """
@@ -12,6 +13,7 @@ served is unchanged by it. It prints the counts and the latency overall and duri
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import json
 import os
@@ -64,7 +66,11 @@ class Versions:
         write_atomically(self.meta_path, self.metas[version])
 
     def install_corrupt(self) -> None:
-        write_atomically(self.model_path, b"PK\x03\x04 this is not a TorchScript archive")
+        """A broken model.pt whose meta.json checksum matches it: only loading it can tell."""
+        broken = b"PK\x03\x04 this is not a TorchScript archive"
+        meta = json.loads(self.metas[self.a]) | {"version": "corrupt", "sha256": hashlib.sha256(broken).hexdigest()}
+        write_atomically(self.model_path, broken)
+        write_atomically(self.meta_path, json.dumps(meta).encode())
 
 
 def call(conn: http.client.HTTPConnection, method: str, path: str, body: bytes, headers: dict) -> tuple[int, bytes]:

@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from tests.browser.chromium import start_offline_chromium, wait_for
-from tests.browser.test_playground import draw, settled, tid
+from tests.browser.test_playground import answers, draw, settled, tid
 from tests.deploy.live_server import ROOT, LiveServer
 from training.data.images import read_image_csv
 
@@ -56,22 +56,25 @@ def main() -> None:
             driver.find_element(By.ID, "tab-fashion").click()
             photo = Path(scratch) / "boot.png"
             Image.fromarray(255 - clothes[0]).resize((168, 168), Image.Resampling.LANCZOS).save(photo)
+            before = answers(driver, "fashion")
             driver.find_element(By.CSS_SELECTOR, tid("fashion-file")).send_keys(str(photo))
-            settled(driver, "fashion")
+            settled(driver, "fashion", before)
             driver.find_element(By.CSS_SELECTOR, tid("fashion-saliency")).click()
             shoot(driver, "fashion")
 
             driver.find_element(By.ID, "tab-house").click()
+            before = answers(driver, "house")
             driver.find_element(By.CSS_SELECTOR, tid("house-submit")).click()
-            settled(driver, "house")
+            settled(driver, "house", before)
             shoot(driver, "house")
 
             driver.find_element(By.ID, "tab-poem").click()
             driver.find_element(By.CSS_SELECTOR, tid("poem-start")).send_keys("春")
             Select(driver.find_element(By.CSS_SELECTOR, tid("poem-form-kind"))).select_by_value("8x7")
             driver.find_element(By.CSS_SELECTOR, tid("poem-seed")).send_keys("3")
+            before = answers(driver, "poem")
             driver.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
-            settled(driver, "poem")
+            settled(driver, "poem", before)
             shoot(driver, "poem")
         finally:
             driver.quit()

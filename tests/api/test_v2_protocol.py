@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import struct
@@ -218,6 +219,21 @@ def test_a_corrupt_checkpoint_is_refused_and_the_old_version_keeps_serving(own_m
         answer = app.post("/predict/digit", json={"pixels": DIGIT_PIXELS}).json()
         assert answer["label"] == DIGIT_LABEL and answer["model_version"] == before
         assert app.get("/health/ready").status_code == 200
+
+
+def test_a_corrupt_checkpoint_that_passes_its_checksum_is_refused_when_loaded(own_models):
+    with make_client(model_dir=own_models) as app:
+        before = app.get("/models/fashion").json()["version"]
+        broken = b"PK\x03\x04 not a TorchScript archive"
+        meta = json.loads((own_models / "fashion" / "meta.json").read_text(encoding="utf-8"))
+        meta |= {"version": "9.9.9", "sha256": hashlib.sha256(broken).hexdigest()}
+        (own_models / "fashion" / "model.pt").write_bytes(broken)
+        (own_models / "fashion" / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        error = assert_v2_error(
+            app.post("/v2/repository/models/fashion/load"), 400, "could not be loaded by TorchScript"
+        )
+        assert f"version '{before}' keeps serving" in error
+        assert app.get("/v2/models/fashion").json()["versions"] == [before]
 
 
 def test_a_load_with_a_configuration_is_refused(client):

@@ -1,7 +1,11 @@
 // What the digit and clothing panels share: the 28×28 image the model saw, with an optional saliency
 // overlay, and probability bars.
 
-/** Paint `input` (28×28 values 0–255) on a 28×28 canvas; with `saliency` (28×28, 0–1) tint it red. */
+/**
+ * Paint `input` (28×28 values 0–255) on a 28×28 canvas; with `saliency` (28×28, 0–1) tint it red.
+ * The tint is the square root of the saliency: a gradient map is peaked, and a linear tint would
+ * show only its few strongest pixels.
+ */
 export function paintInput(canvas, input, saliency) {
   const context = canvas.getContext("2d");
   const image = context.createImageData(28, 28);
@@ -9,7 +13,7 @@ export function paintInput(canvas, input, saliency) {
     for (let col = 0; col < 28; col++) {
       const i = (row * 28 + col) * 4;
       const gray = input[row][col];
-      const heat = saliency ? saliency[row][col] : 0;
+      const heat = saliency ? Math.sqrt(saliency[row][col]) : 0;
       // Blend towards red by the saliency: the regions that drove the answer glow.
       image.data[i] = gray + (255 - gray) * heat;
       image.data[i + 1] = gray * (1 - heat);
