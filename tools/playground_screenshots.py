@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.browser.chromium import start_offline_chromium, wait_for
 from tests.browser.test_playground import answers, draw, settled, tid
-from tests.deploy.live_server import ROOT, LiveServer
+from tests.deploy.live_server import ROOT, serving
 from training.data.images import read_image_csv
 
 OUT = ROOT / "docs"
@@ -35,50 +35,51 @@ def shoot(driver, panel: str) -> Path:
     return path
 
 
-def main() -> None:
-    OUT.mkdir(exist_ok=True)
+def use_every_panel(driver, url: str, scratch: Path) -> None:
     digits, _ = read_image_csv(ROOT / "data" / "digit-recognizer" / "test.csv", require_label=True)
     clothes, _ = read_image_csv(ROOT / "data" / "fashion-mnist" / "fashion-mnist_test.csv", require_label=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        server = LiveServer(Path(scratch) / "server.log")
+    driver.set_window_size(1000, 1400)
+    driver.get(f"{url}/")
+    wait_for(driver, f'{tid("house-panel")}[data-busy="false"]')
+
+    draw(driver, digits[0])
+    settled(driver, "digit")
+    driver.find_element(By.CSS_SELECTOR, tid("digit-saliency")).click()
+    shoot(driver, "digit")
+
+    driver.find_element(By.ID, "tab-fashion").click()
+    photo = scratch / "boot.png"
+    Image.fromarray(255 - clothes[0]).resize((168, 168), Image.Resampling.LANCZOS).save(photo)
+    before = answers(driver, "fashion")
+    driver.find_element(By.CSS_SELECTOR, tid("fashion-file")).send_keys(str(photo))
+    settled(driver, "fashion", before)
+    driver.find_element(By.CSS_SELECTOR, tid("fashion-saliency")).click()
+    shoot(driver, "fashion")
+
+    driver.find_element(By.ID, "tab-house").click()
+    before = answers(driver, "house")
+    driver.find_element(By.CSS_SELECTOR, tid("house-submit")).click()
+    settled(driver, "house", before)
+    shoot(driver, "house")
+
+    driver.find_element(By.ID, "tab-poem").click()
+    driver.find_element(By.CSS_SELECTOR, tid("poem-start")).send_keys("春")
+    Select(driver.find_element(By.CSS_SELECTOR, tid("poem-form-kind"))).select_by_value("8x7")
+    driver.find_element(By.CSS_SELECTOR, tid("poem-seed")).send_keys("3")
+    before = answers(driver, "poem")
+    driver.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
+    settled(driver, "poem", before)
+    shoot(driver, "poem")
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch, serving(Path(scratch) / "server.log") as server:
         driver = start_offline_chromium()
         try:
-            server.wait_ready()
-            driver.set_window_size(1000, 1400)
-            driver.get(f"{server.url}/")
-            wait_for(driver, f'{tid("house-panel")}[data-busy="false"]')
-
-            draw(driver, digits[0])
-            settled(driver, "digit")
-            driver.find_element(By.CSS_SELECTOR, tid("digit-saliency")).click()
-            shoot(driver, "digit")
-
-            driver.find_element(By.ID, "tab-fashion").click()
-            photo = Path(scratch) / "boot.png"
-            Image.fromarray(255 - clothes[0]).resize((168, 168), Image.Resampling.LANCZOS).save(photo)
-            before = answers(driver, "fashion")
-            driver.find_element(By.CSS_SELECTOR, tid("fashion-file")).send_keys(str(photo))
-            settled(driver, "fashion", before)
-            driver.find_element(By.CSS_SELECTOR, tid("fashion-saliency")).click()
-            shoot(driver, "fashion")
-
-            driver.find_element(By.ID, "tab-house").click()
-            before = answers(driver, "house")
-            driver.find_element(By.CSS_SELECTOR, tid("house-submit")).click()
-            settled(driver, "house", before)
-            shoot(driver, "house")
-
-            driver.find_element(By.ID, "tab-poem").click()
-            driver.find_element(By.CSS_SELECTOR, tid("poem-start")).send_keys("春")
-            Select(driver.find_element(By.CSS_SELECTOR, tid("poem-form-kind"))).select_by_value("8x7")
-            driver.find_element(By.CSS_SELECTOR, tid("poem-seed")).send_keys("3")
-            before = answers(driver, "poem")
-            driver.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
-            settled(driver, "poem", before)
-            shoot(driver, "poem")
+            use_every_panel(driver, server.url, Path(scratch))
         finally:
             driver.quit()
-            server.close()
 
 
 if __name__ == "__main__":

@@ -49,9 +49,6 @@ _MEANINGS = {
 }
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these error statuses, all with the ErrorBody shape."""
-    return {code: {"model": ErrorBody, "description": _MEANINGS[code]} for code in codes}
 
 
 class V2ErrorBody(BaseModel):
@@ -69,6 +66,7 @@ _V2_MEANINGS = {
 }
 
 
-def v2_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these error statuses in the v2 protocol's `{"error"}` shape."""
-    return {code: {"model": V2ErrorBody, "description": _V2_MEANINGS[code]} for code in codes}
+def error_responses(*codes: int, v2: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses: the ErrorBody shape, or the v2 protocol's `{"error"}`."""
+    model, meanings = (V2ErrorBody, _V2_MEANINGS) if v2 else (ErrorBody, _MEANINGS)
+    return {code: {"model": model, "description": meanings[code]} for code in codes}

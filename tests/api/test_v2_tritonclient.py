@@ -18,7 +18,7 @@ from tritonclient.utils import InferenceServerException
 
 from app.schemas.house_columns import COLUMNS
 from tests.api.conftest import DATA
-from tests.deploy.live_server import LiveServer
+from tests.deploy.live_server import serving
 from training.data.images import read_image_csv
 
 MODELS = ("digit", "fashion", "house", "poem")
@@ -26,12 +26,8 @@ MODELS = ("digit", "fashion", "house", "poem")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("v2") / "server.log")
-    try:
-        live.wait_ready()
+    with serving(tmp_path_factory.mktemp("v2") / "server.log") as live:
         yield live
-    finally:
-        live.close()
 
 
 @pytest.fixture(scope="module")

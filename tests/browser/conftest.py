@@ -1,4 +1,5 @@
-"""A browser test that fails leaves a screenshot of the page behind (runs/browser-failures/<test>.png)."""
+"""The browser tests' Chromium (one per module), and a screenshot of the page when a test fails
+(runs/browser-failures/<test>.png)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.chromium import start_offline_chromium
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "runs" / "browser-failures"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = start_offline_chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 @pytest.hookimpl(hookwrapper=True)

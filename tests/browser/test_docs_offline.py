@@ -16,32 +16,18 @@ from tests.browser.chromium import (
     forget_history,
     requested_urls,
     sent_outside,
-    start_offline_chromium,
     wait_clickable,
     wait_for,
 )
-from tests.deploy.live_server import LiveServer
+from tests.deploy.live_server import serving
 
 API_KEY = "docs-key-42"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("docs") / "server.log", API_KEY=API_KEY)
-    try:
-        live.wait_ready()
+    with serving(tmp_path_factory.mktemp("docs") / "server.log", API_KEY=API_KEY) as live:
         yield live
-    finally:
-        live.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = start_offline_chromium()
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture

@@ -25,10 +25,9 @@ from tests.browser.chromium import (
     forget_history,
     requested_urls,
     sent_outside,
-    start_offline_chromium,
     wait_for,
 )
-from tests.deploy.live_server import ROOT, LiveServer
+from tests.deploy.live_server import ROOT, serving
 from training.data.images import read_image_csv
 
 API_KEY = "playground-key-7"
@@ -38,21 +37,8 @@ HOUSE_FIELDS = json.loads((ROOT / "app" / "static" / "playground" / "house_field
 
 @pytest.fixture(scope="module")
 def playground_server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("playground") / "server.log", API_KEY=API_KEY)
-    try:
-        live.wait_ready()
+    with serving(tmp_path_factory.mktemp("playground") / "server.log", API_KEY=API_KEY) as live:
         yield live
-    finally:
-        live.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = start_offline_chromium()
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def tid(name: str) -> str:

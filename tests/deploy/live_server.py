@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -82,3 +83,14 @@ class LiveServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self._log.close()
+
+
+@contextmanager
+def serving(log_path: Path, **env: str) -> Iterator[LiveServer]:
+    """A ready LiveServer for the length of a `with` block (or a fixture), killed on the way out."""
+    live = LiveServer(log_path, **env)
+    try:
+        live.wait_ready()
+        yield live
+    finally:
+        live.close()

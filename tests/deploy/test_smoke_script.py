@@ -6,17 +6,13 @@ import subprocess
 import pytest
 
 from deploy.smoke_check import BURST, Smoke
-from tests.deploy.live_server import ROOT, LiveServer
+from tests.deploy.live_server import ROOT, serving
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("smoke") / "server.log")
-    try:
-        live.wait_ready()
+    with serving(tmp_path_factory.mktemp("smoke") / "server.log") as live:
         yield live
-    finally:
-        live.close()
 
 
 def test_the_smoke_checks_fail_when_an_answer_is_wrong(server):

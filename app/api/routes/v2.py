@@ -23,10 +23,10 @@ from app.core.errors import ApiError
 from app.core.security import require_api_key
 from app.models.registry import MODEL_NAMES
 from app.models.service import ModelService, Serving
-from app.schemas.common import v2_error_responses
+from app.schemas.common import error_responses
 
-router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"], responses=v2_error_responses(404, 503))
-INFER_ERRORS = v2_error_responses(400, 401, 413)
+router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"], responses=error_responses(404, 503, v2=True))
+INFER_ERRORS = error_responses(400, 401, 413, v2=True)
 EXTENSIONS = ["binary_tensor_data", "model_repository", "generate"]
 INFER_BODY = {
     "requestBody": {

@@ -21,14 +21,14 @@ from app.api.v2_tensors import bad
 from app.core.errors import ApiError
 from app.core.security import require_api_key
 from app.models.registry import MODEL_NAMES, describe_failure
-from app.schemas.common import v2_error_responses
+from app.schemas.common import error_responses
 
 ADMIN = [Depends(require_api_key)]
 router = APIRouter(
     prefix="/v2/repository",
     tags=["v2 (Open Inference Protocol)"],
     dependencies=ADMIN,
-    responses=v2_error_responses(400, 401, 404),
+    responses=error_responses(400, 401, 404, v2=True),
 )
 logger = logging.getLogger("dlserve.models")
 

@@ -72,6 +72,41 @@ export function answered(panel) {
   panel.dataset.busy = "false";
 }
 
+/**
+ * A panel's requests, of which only the latest counts: it marks the panel busy, shows the error line
+ * (or clears it), and drops an answer overtaken by a newer request or by cancel().
+ */
+export class LatestRequest {
+  constructor(panel, errorLine) {
+    this.panel = panel;
+    this.errorLine = errorLine;
+    this.latest = 0;
+  }
+
+  /** Resolves to {answer} (answer null after an error, which is shown), or null when overtaken. */
+  async run(request) {
+    const number = ++this.latest;
+    setBusy(this.panel);
+    let answer = null;
+    let failure = null;
+    try {
+      answer = await request();
+    } catch (error) {
+      failure = error;
+    }
+    if (number !== this.latest) return null;
+    showError(this.errorLine, failure);
+    answered(this.panel);
+    return { answer };
+  }
+
+  cancel() {
+    this.latest++;
+    showError(this.errorLine, null);
+    answered(this.panel);
+  }
+}
+
 /** Show `error` (an ApiError or any Error) in a panel's alert line; null hides it. */
 export function showError(element, error) {
   element.hidden = error === null;

@@ -1,5 +1,5 @@
 // The digit panel: a canvas to draw on (mouse, pen, finger or keyboard), a guess after each stroke.
-import { answered, postFile, setBusy, showError } from "./api.js";
+import { LatestRequest, postFile, setBusy } from "./api.js";
 import { clearInput, paintInput, renderBars } from "./images.js";
 
 const PEN_WIDTH = 20; // px on the 280 px canvas: MNIST strokes are ~2 px of a 20 px digit box
@@ -19,8 +19,8 @@ let drawing = false;
 let last = null;
 let pen = { x: canvas.width / 2, y: canvas.height / 2 }; // where the keyboard pen is
 let timer = null;
-let requestNumber = 0; // answers to older drawings are ignored when a newer one is on its way
 let answer = null;
+const requests = new LatestRequest(panel, errorLine); // answers to older drawings are dropped
 
 function resetCanvas() {
   context.fillStyle = "#fff";
@@ -74,31 +74,21 @@ function render() {
 
 export async function predict() {
   clearTimeout(timer);
-  setBusy(panel);
-  const number = ++requestNumber;
   label.textContent = "…";
-  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
-  try {
-    const result = await postFile("predict/digit?explain=true", blob, "digit.png");
-    if (number !== requestNumber) return;
-    answer = result;
-    showError(errorLine, null);
-  } catch (error) {
-    if (number !== requestNumber) return;
-    answer = null;
-    showError(errorLine, error);
-  }
-  answered(panel);
+  const outcome = await requests.run(async () => {
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    return postFile("predict/digit?explain=true", blob, "digit.png");
+  });
+  if (outcome === null) return; // a newer drawing is on its way
+  answer = outcome.answer;
   render();
 }
 
 function clear() {
   clearTimeout(timer);
-  requestNumber++;
+  requests.cancel();
   resetCanvas();
   answer = null;
-  showError(errorLine, null);
-  answered(panel);
   render();
 }
 

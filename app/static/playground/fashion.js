@@ -1,5 +1,5 @@
 // The clothing panel: a photo chosen, dropped or pasted; the top three classes in both languages.
-import { answered, call, postFile, setBusy, showError } from "./api.js";
+import { LatestRequest, call, postFile } from "./api.js";
 import { currentLanguage } from "./i18n.js";
 import { clearInput, paintInput, renderBars } from "./images.js";
 
@@ -17,7 +17,7 @@ const errorLine = document.getElementById("fashion-error");
 
 let classes = null; // {en: [...10], zh: [...10]} from the model's metadata
 let answer = null;
-let requestNumber = 0;
+const requests = new LatestRequest(panel, errorLine);
 
 function className(index) {
   if (classes === null) return String(index);
@@ -44,22 +44,12 @@ function render() {
 }
 
 async function classify(file) {
-  const number = ++requestNumber;
   preview.hidden = !file.type.startsWith("image/");
   if (!preview.hidden) preview.src = URL.createObjectURL(file);
   label.textContent = "…";
-  setBusy(panel);
-  try {
-    const result = await postFile("predict/fashion?explain=true", file, file.name || "photo");
-    if (number !== requestNumber) return;
-    answer = result;
-    showError(errorLine, null);
-  } catch (error) {
-    if (number !== requestNumber) return;
-    answer = null;
-    showError(errorLine, error);
-  }
-  answered(panel);
+  const outcome = await requests.run(() => postFile("predict/fashion?explain=true", file, file.name || "photo"));
+  if (outcome === null) return; // a newer photo is on its way
+  answer = outcome.answer;
   render();
 }
 

@@ -1,6 +1,6 @@
 // The house panel: a form built from house_fields.json (the most influential fields first, prefilled
 // with typical values from train.csv, then every other Kaggle column), and the predicted price.
-import { answered, call, postJson, setBusy, showError } from "./api.js";
+import { LatestRequest, call, postJson, setBusy, showError } from "./api.js";
 import { currentLanguage, t } from "./i18n.js";
 
 const form = document.getElementById("house-form");
@@ -13,6 +13,7 @@ const panel = document.getElementById("panel-house");
 
 let spec = null;
 let answer = null;
+const requests = new LatestRequest(panel, errorLine);
 
 function fieldLabel(field) {
   const zh = currentLanguage() === "zh";
@@ -90,15 +91,9 @@ function render() {
 async function estimate(event) {
   event.preventDefault();
   price.textContent = "…";
-  setBusy(panel);
-  try {
-    answer = await postJson("predict/house-price", houseRequest());
-    showError(errorLine, null);
-  } catch (error) {
-    answer = null;
-    showError(errorLine, error);
-  }
-  answered(panel);
+  const outcome = await requests.run(() => postJson("predict/house-price", houseRequest()));
+  if (outcome === null) return;
+  answer = outcome.answer;
   render();
 }
 
