@@ -62,14 +62,13 @@ CONFIGS = {
     "course": PoemConfig("rnn", 256, 512, 2, 0.0, 1e-3, 32, windows=24, epochs=20, budget_s=900, eval_every_s=90),
     # Ours: a GRU trained on whole poems (each character predicted once per epoch, not ~24 times),
     # batched by form so there is no padding, with gradient clipping and a learning rate annealed over
-    # the budget (cosine). Measured on the 2-core CPU (README, "Models and their quality"):
-    # - an adaptive softmax (cutoffs 1,000 / 3,000) and bfloat16 autocast: 2.3x the training tokens per
+    # the budget (cosine). Measured on the 2-core CPU (`python -m training.poem_trials`, 8-minute trials):
+    # - an adaptive softmax (cutoffs 1,000 / 3,000) and bfloat16 autocast: 2.9x the training tokens per
     #   second of the full 6,600-way softmax in float32 (the vocabulary projection dominated each step);
-    # - on the Tang poems alone the model overfits within a few epochs (train loss 0.4 nats under
-    #   validation after 8 minutes); mixing in the 161,758 Song poems written in the Tang vocabulary
-    #   keeps it general, and the last 20 % of the budget on the Tang poems alone adapts it to them
-    #   (8-minute trials: Tang alone 99.3, Song mixed throughout 114.7, Song then Tang 100.8 with no
-    #   train/validation gap).
+    # - on the Tang poems alone the model learns them by heart within minutes (train loss 0.42 nats under
+    #   validation after 8), and 45 minutes is about 15 passes; mixing in the 161,758 Song poems written in the
+    #   Tang vocabulary keeps it general, and the last 20 % of the budget on the Tang poems alone adapts it
+    #   to them (8 minutes: Tang alone 98.8, Song mixed throughout 107.6, Song then Tang 100.8, no gap).
     "default": PoemConfig(
         "gru",
         256,

@@ -36,8 +36,8 @@ from app.schemas.images import ImageInput
 Normalize = Callable[..., np.ndarray]
 EXPLAIN = Query(
     False,
-    description="Add `saliency` (28×28, 0–1: which regions drove the answer, by occlusion) and `input` (the 28×28 "
-    "image the model saw) to each answer: gradient × input of the predicted class. At most MAX_EXPLAIN_ITEMS images.",
+    description="Add `saliency` (28×28, 0–1: which pixels drove the answer, gradient × input of the predicted "
+    "class) and `input` (the 28×28 image the model saw) to each answer. At most MAX_EXPLAIN_ITEMS images.",
 )
 INPUTS = TypeAdapter(one_or_many(ImageInput))
 # Inlined (ImageInput has no nested models), since this body is described by hand, not by a parameter.

@@ -43,8 +43,9 @@ def _spec(name: str, datatype: str, shape: list[int]) -> dict[str, Any]:
     return {"name": name, "datatype": datatype, "shape": shape}
 
 
+# The metadata names one datatype and shape per tensor; FP32 and [N, 1, 28, 28] are accepted too (README).
 _IMAGE = {
-    "inputs": [_spec("pixels", "UINT8", [-1, 784]) | {"parameters": {"also": "FP32; shape [-1, 1, 28, 28]"}}],
+    "inputs": [_spec("pixels", "UINT8", [-1, 784])],
     "outputs": [_spec("probabilities", "FP32", [-1, 10]), _spec("label", "INT64", [-1])],
 }
 TENSORS: dict[str, dict[str, list[dict[str, Any]]]] = {

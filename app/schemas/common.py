@@ -49,8 +49,6 @@ _MEANINGS = {
 }
 
 
-
-
 class V2ErrorBody(BaseModel):
     """Every error answer of the Open Inference Protocol (/v2): its own shape, which its clients parse."""
 
