@@ -1,6 +1,6 @@
 // The digit panel: a canvas to draw on (mouse, pen, finger or keyboard), a guess after each stroke.
 import { LatestRequest, postFile, setBusy } from "./api.js";
-import { clearInput, paintInput, renderBars } from "./images.js";
+import { showAnswer } from "./images.js";
 
 const PEN_WIDTH = 20; // px on the 280 px canvas: MNIST strokes are ~2 px of a 20 px digit box
 const KEY_STEP = 10; // px per arrow key press
@@ -58,18 +58,10 @@ function schedulePrediction() {
 }
 
 function render() {
-  if (answer === null) {
-    label.textContent = "–";
-    bars.replaceChildren();
-    clearInput(seen);
-    return;
-  }
-  label.textContent = String(answer.label);
-  renderBars(
-    bars,
-    answer.probabilities.map((probability, digit) => ({ name: String(digit), probability, top: digit === answer.label })),
-  );
-  paintInput(seen, answer.input, saliencyToggle.checked ? answer.saliency : null);
+  showAnswer({ label, bars, seen, saliency: saliencyToggle }, answer, (shown) => ({
+    text: String(shown.label),
+    entries: shown.probabilities.map((probability, digit) => ({ name: String(digit), probability, top: digit === shown.label })),
+  }));
 }
 
 export async function predict() {

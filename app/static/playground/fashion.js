@@ -1,7 +1,7 @@
 // The clothing panel: a photo chosen, dropped or pasted; the top three classes in both languages.
 import { LatestRequest, call, postFile } from "./api.js";
 import { currentLanguage } from "./i18n.js";
-import { clearInput, paintInput, renderBars } from "./images.js";
+import { showAnswer } from "./images.js";
 
 const TOP = 3;
 
@@ -28,19 +28,16 @@ function className(index) {
 }
 
 function render() {
-  if (answer === null) {
-    label.textContent = "–";
-    bars.replaceChildren();
-    clearInput(seen);
-    return;
-  }
-  label.textContent = className(answer.label);
-  const ranked = answer.probabilities
-    .map((probability, index) => ({ index, probability }))
-    .sort((a, b) => b.probability - a.probability)
-    .slice(0, TOP);
-  renderBars(bars, ranked.map((entry, rank) => ({ name: className(entry.index), probability: entry.probability, top: rank === 0 })));
-  paintInput(seen, answer.input, saliencyToggle.checked ? answer.saliency : null);
+  showAnswer({ label, bars, seen, saliency: saliencyToggle }, answer, (shown) => {
+    const ranked = shown.probabilities
+      .map((probability, index) => ({ index, probability }))
+      .sort((a, b) => b.probability - a.probability)
+      .slice(0, TOP);
+    return {
+      text: className(shown.label),
+      entries: ranked.map((entry, rank) => ({ name: className(entry.index), probability: entry.probability, top: rank === 0 })),
+    };
+  });
 }
 
 async function classify(file) {

@@ -50,3 +50,20 @@ export function renderBars(list, entries) {
     }),
   );
 }
+
+/**
+ * Show a classifier's answer in a panel's view ({label, bars, seen, saliency: the toggle}), or clear it
+ * when there is none; `describe(answer)` gives the label text and the bars.
+ */
+export function showAnswer(view, answer, describe) {
+  if (answer === null) {
+    view.label.textContent = "–";
+    view.bars.replaceChildren();
+    clearInput(view.seen);
+    return;
+  }
+  const { text, entries } = describe(answer);
+  view.label.textContent = text;
+  renderBars(view.bars, entries);
+  paintInput(view.seen, answer.input, view.saliency.checked ? answer.saliency : null);
+}
