@@ -27,6 +27,7 @@ from app.schemas.house_columns import COLUMNS
 from training.data.loaders import load_house
 
 FIELDS_FILE = Path("app") / "static" / "playground" / "house_fields.json"
+KAGGLE_ORDER = {name: position for position, (name, _, _) in enumerate(COLUMNS)}
 MAIN_FIELDS = 12
 REPEATS = 5
 SEED = 0
@@ -139,7 +140,7 @@ def compute_fields(train: pd.DataFrame, importance: dict[str, float]) -> dict[st
         "about": "the house form of the playground; made by python -m training.house_fields from train.csv "
         "and the committed model (importance = growth of the holdout log-RMSE when the column is shuffled)",
         "main": fields[:MAIN_FIELDS],
-        "other": sorted(fields[MAIN_FIELDS:], key=lambda field: [c[0] for c in COLUMNS].index(field["name"])),
+        "other": sorted(fields[MAIN_FIELDS:], key=lambda field: KAGGLE_ORDER[field["name"]]),
     }
 
 

@@ -28,6 +28,7 @@ from app.api.v2_tensors import NUMERIC, InferRequest, Tensor, bad
 from app.core.config import Settings
 from app.core.errors import ApiError, summarize, validation_errors
 from app.models.service import Serving
+from app.predictors.poem_generation import PoemSpec
 from app.schemas.house import HouseFeatures, HouseRowsError, validate_house_rows
 from app.schemas.house_columns import COLUMNS
 from app.schemas.poem import PoemRequest
@@ -160,6 +161,12 @@ async def infer_house(serving: Serving, request: InferRequest, settings: Setting
     return [Tensor("sale_price", "FP64", [count], prices)]
 
 
+def poem_spec(text: str, parameters: dict[str, Any], generator: Any, settings: Settings) -> PoemSpec:
+    """The poem a protocol request asks for, resolved and checked as /generate/poem does (its 422s are 400s)."""
+    with protocol_errors():
+        return to_spec(poem_request(text, parameters), generator, settings)
+
+
 def poem_request(text: str, parameters: dict[str, Any]) -> PoemRequest:
     """The poem options as /generate/poem takes them, from the protocol's text input and parameters."""
     options = {k: v for k, v in parameters.items() if k not in PROTOCOL_PARAMETERS}
@@ -179,8 +186,7 @@ async def infer_poem(serving: Serving, request: InferRequest, settings: Settings
         text = tensor.data.reshape(-1)[0].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise bad("input 'text_input' is not UTF-8 text") from exc
-    with protocol_errors():
-        spec = to_spec(poem_request(text, request.parameters), serving.predictor, settings)
+    spec = poem_spec(text, request.parameters, serving.predictor, settings)
     result = await write_poem(serving.predictor, spec)
     return [Tensor("text_output", "BYTES", [1], np.array([result["poem"].encode()], dtype=object))]
 

@@ -65,10 +65,23 @@ class InferRequest:
         return next(t for t in self.inputs if t.name == name)
 
 
-def _object(value: Any, what: str) -> dict[str, Any]:
+def as_object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad(f"{what} must be a JSON object")
     return value
+
+
+def read_object(body: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
+    """A request body that must be one JSON object (an empty one is {} where allowed); a 400 otherwise."""
+    if not body.strip():
+        if allow_empty:
+            return {}
+        raise bad("the request body is empty: send a JSON object")
+    try:
+        payload = fast_json.loads(body)
+    except ValueError as exc:
+        raise bad(f"the request is not valid JSON: {exc}") from exc
+    return as_object(payload, "the request")
 
 
 def _split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
@@ -151,17 +164,14 @@ def _from_binary(name: str, datatype: str, shape: list[int], raw: bytes) -> np.n
 def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
     """An inference request from its body (JSON, or JSON + binary tensors); a 400 naming what is wrong."""
     head, binary = _split_body(body, header_length)
-    try:
-        payload = _object(fast_json.loads(head), "the request")
-    except ValueError as exc:
-        raise bad(f"the request is not valid JSON: {exc}") from exc
+    payload = read_object(head)
     inputs = payload.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise bad("the request needs a non-empty list of 'inputs'")
-    parameters = _object(payload.get("parameters", {}), "'parameters'")
+    parameters = as_object(payload.get("parameters", {}), "'parameters'")
     tensors, offset = [], 0
     for position, spec in enumerate(inputs):
-        spec = _object(spec, f"input {position}")
+        spec = as_object(spec, f"input {position}")
         name, datatype = spec.get("name"), spec.get("datatype")
         if not isinstance(name, str) or not name:
             raise bad(f"input {position} has no 'name'")
@@ -170,7 +180,7 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
         if datatype not in DATATYPES:
             raise bad(f"input '{name}': datatype {datatype!r} is not one of {', '.join(DATATYPES)}")
         shape = _shape(spec.get("shape"), name)
-        size = _object(spec.get("parameters", {}), f"input '{name}' parameters").get("binary_data_size")
+        size = as_object(spec.get("parameters", {}), f"input '{name}' parameters").get("binary_data_size")
         if size is not None:
             if not isinstance(size, int) or isinstance(size, bool) or size < 0:
                 raise bad(f"input '{name}': binary_data_size must be a whole number of bytes")
@@ -196,11 +206,11 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
             raise bad("'outputs' must be a list")
         request.outputs = []
         for position, spec in enumerate(outputs):
-            spec = _object(spec, f"output {position}")
+            spec = as_object(spec, f"output {position}")
             if not isinstance(spec.get("name"), str):
                 raise bad(f"output {position} has no 'name'")
             request.outputs.append(spec["name"])
-            if _object(spec.get("parameters", {}), "output parameters").get("binary_data") is True:
+            if as_object(spec.get("parameters", {}), "output parameters").get("binary_data") is True:
                 request.binary_outputs.add(spec["name"])
     return request
 

@@ -141,14 +141,6 @@ class ModelService:
             if serving.batcher is not None:
                 serving.batcher.users -= 1
 
-    def predictor(self, name: str) -> Any:
-        return self.current(name).predictor
-
-    def batcher(self, name: str) -> MicroBatcher:
-        batcher = self.current(name).batcher
-        assert batcher is not None, f"the {name} model has no batcher"
-        return batcher
-
     async def load(self, name: str) -> LoadedModel:
         """Read `name` again from MODEL_DIR and swap it in once it is verified, loaded and warmed.
 

@@ -29,7 +29,9 @@ class ImageClassifier:
     def explain(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(probabilities, saliency map, image) per image: which pixels drove each answer (app/predictors/saliency.py).
 
-        Runs on the model's thread: the same forward pass as run_batch, then a gradient pass.
+        Runs on the model's thread. The probabilities come from run_batch, the served module's own pass, so an
+        explained answer is the plain answer plus its map; the gradient pass runs the committed module again
+        (one more forward, a few milliseconds), since the served one has no backward.
         """
         probabilities = self.run_batch(images)
         labels = [int(p.argmax()) for p in probabilities]

@@ -17,13 +17,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.api.deps import ServiceDep, SettingsDep
-from app.api.routes.poem import assemble_stream, to_spec, write_poem
-from app.api.v2_models import INFER, metadata, poem_request, protocol_errors
-from app.api.v2_tensors import HEADER_LENGTH, bad, encode_infer_response, parse_infer_request
+from app.api.routes.poem import assemble_stream, write_poem
+from app.api.v2_models import INFER, metadata, poem_spec, protocol_errors
+from app.api.v2_tensors import HEADER_LENGTH, bad, encode_infer_response, parse_infer_request, read_object
+from app.core.config import Settings
 from app.core.errors import ApiError
 from app.core.security import require_api_key
 from app.models.registry import MODEL_NAMES
 from app.models.service import ModelService, Serving
+from app.predictors.poem_generation import PoemSpec
 from app.schemas.common import error_responses
 
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"], responses=error_responses(404, 503, v2=True))
@@ -132,7 +134,9 @@ async def read_model_version_metadata(name: str, version: str, service: ServiceD
     return metadata(name, current.loaded.version)
 
 
-async def _infer(request: Request, service: ModelService, settings: Any, name: str, version: str | None) -> Response:
+async def _infer(
+    request: Request, service: ModelService, settings: Settings, name: str, version: str | None
+) -> Response:
     serving(service, name, version)  # 404/503 before the body is read
     body = await request.body()
     # Off the event loop: a JSON tensor of 200,000 numbers takes tens of milliseconds to check.
@@ -162,22 +166,13 @@ async def infer_version(
     return await _infer(request, service, settings, name, version)
 
 
-async def _generate_request(request: Request, service: ModelService, settings: Any, version: str | None):
-    current = serving(service, "poem", version)
-    body = await request.body()
-    if not body.strip():
-        raise bad('the request needs a JSON body: {"text_input": "...", "parameters": {...}}')
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise bad(f"the request is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise bad('the request must be a JSON object: {"text_input": ..., "parameters": {...}}')
+async def _generate_request(request: Request, service: ModelService, settings: Settings) -> tuple[Serving, PoemSpec]:
+    current = serving(service, "poem", None)
+    payload = read_object(await request.body())
     text, parameters = payload.get("text_input", ""), payload.get("parameters", {})
     if not isinstance(text, str) or not isinstance(parameters, dict):
         raise bad("text_input must be a string and parameters an object")
-    with protocol_errors():
-        spec = to_spec(poem_request(text, parameters), current.predictor, settings)
+    spec = poem_spec(text, parameters, current.predictor, settings)
     request.state.model, request.state.batch_size = "poem", 1
     return current, spec
 
@@ -185,7 +180,7 @@ async def _generate_request(request: Request, service: ModelService, settings: A
 @router.post("/models/poem/generate", dependencies=PROTECTED, openapi_extra=GENERATE_BODY, responses=INFER_ERRORS)
 async def generate_poem(request: Request, service: ServiceDep, settings: SettingsDep) -> dict[str, Any]:
     """Triton's generate extension: `text_input` = the start characters, the poem options as parameters."""
-    current, spec = await _generate_request(request, service, settings, None)
+    current, spec = await _generate_request(request, service, settings)
     result = await write_poem(current.predictor, spec)
     return {"model_name": "poem", "model_version": current.loaded.version, "text_output": result["poem"],
             **{k: v for k, v in result.items() if k != "poem"}}  # fmt: skip
@@ -200,7 +195,7 @@ async def generate_poem(request: Request, service: ServiceDep, settings: Setting
 )
 async def generate_poem_stream(request: Request, service: ServiceDep, settings: SettingsDep) -> StreamingResponse:
     """The same as server-sent events: one event per character (`text_output`), the last one with the whole poem."""
-    current, spec = await _generate_request(request, service, settings, None)
+    current, spec = await _generate_request(request, service, settings)
     version = current.loaded.version
 
     def events() -> Iterator[str]:
@@ -209,7 +204,7 @@ async def generate_poem_stream(request: Request, service: ServiceDep, settings: 
                 payload = {"model_name": "poem", "model_version": version, "text_output": event["char"]}
             elif event["kind"] == "done":
                 payload = {"model_name": "poem", "model_version": version, "text_output": "", "final": True,
-                           **{k: v for k, v in event["poem"].items()}}  # fmt: skip
+                           **event["poem"]}  # fmt: skip
             else:
                 payload = {"error": event["detail"]}
             yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"

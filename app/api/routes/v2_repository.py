@@ -9,7 +9,6 @@ MODEL_DIR: a load request carrying a model configuration or files is refused.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -17,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 
 from app.api.deps import ServiceDep
 from app.api.routes.v2 import known
-from app.api.v2_tensors import bad
+from app.api.v2_tensors import as_object, bad, read_object
 from app.core.errors import ApiError
 from app.core.security import require_api_key
 from app.models.registry import MODEL_NAMES, describe_failure
@@ -34,16 +33,8 @@ logger = logging.getLogger("dlserve.models")
 
 
 async def _parameters(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if not body.strip():
-        return {}
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise bad(f"the request is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("parameters", {}), dict):
-        raise bad('the request must be a JSON object, {"parameters": {...}}')
-    return payload.get("parameters", {})
+    payload = read_object(await request.body(), allow_empty=True)
+    return as_object(payload.get("parameters", {}), "'parameters'")
 
 
 @router.post("/index")
