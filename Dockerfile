@@ -3,7 +3,7 @@
 #   docker build -t dlserve:cuda --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 .
 # Build arguments (every one optional):
 #   BASE_IMAGE       a Python 3.11 image with venv; a registry mirror's copy, or deploy/local-base.sh's stand-in
-#   TORCH_INDEX_URL  where torch==2.13.0 comes from: the PyTorch CPU index (default), a CUDA index, or PyPI
+#   TORCH_INDEX_URL  where torch (pinned in constraints.txt) comes from: the PyTorch CPU index (default), a CUDA index, or PyPI
 #                    (PyPI's wheel bundles CUDA); a local index works too (deploy/README.md)
 #   PIP_INDEX_URL    where every other package comes from (a mirror or proxy of PyPI)
 # The two stages are both used (no flavour stages), so the classic builder and BuildKit build the same thing.
@@ -19,12 +19,13 @@ WORKDIR /srv
 RUN python -m venv /opt/venv
 # torch first, in its own layer: it is most of the image and changes least. A local version such as
 # 2.13.0+cpu sorts above PyPI's 2.13.0, so the extra index wins whenever it has the build.
-RUN pip install --index-url "$PIP_INDEX_URL" --extra-index-url "$TORCH_INDEX_URL" torch==2.13.0
+COPY constraints.txt ./
+RUN pip install --index-url "$PIP_INDEX_URL" --extra-index-url "$TORCH_INDEX_URL" -c constraints.txt torch
 # Then the serving dependencies, read from pyproject.toml ([project] dependencies only: no extras).
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install --index-url "$PIP_INDEX_URL" -r /tmp/requirements.txt \
+    && pip install --index-url "$PIP_INDEX_URL" -c constraints.txt -r /tmp/requirements.txt \
     # What serving never uses: pip itself, the C++ headers and CMake files torch ships for building extensions,
     # and the packages' own test suites (pandas, numpy, sympy, networkx: ~110 MB).
     && pip uninstall --yes pip setuptools \
@@ -37,8 +38,10 @@ COPY app ./app
 RUN python -m compileall -q app
 
 FROM ${BASE_IMAGE} AS runtime
+# HOST: the app listens on loopback unless told; in a container, the published port needs every interface.
 ENV PYTHONUNBUFFERED=1 \
-    PATH=/opt/venv/bin:$PATH
+    PATH=/opt/venv/bin:$PATH \
+    HOST=0.0.0.0
 WORKDIR /srv
 RUN useradd --create-home --uid 10001 --user-group dlserve
 EXPOSE 8000

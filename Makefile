@@ -8,22 +8,25 @@ SERVE := $(VENV)/.stamp-serve
 TRAIN := $(VENV)/.stamp-train
 STAMP := $(VENV)/.stamp-dev
 
-.PHONY: venv serve test data browser train eval lint format bench bench-peers soak fuzz docs-assets screenshots docker-smoke clean
+.PHONY: venv serve test data browser audit wrk train eval lint format bench bench-peers soak fuzz docs-assets screenshots docker-smoke clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(SERVE): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+# constraints.txt pins what pyproject.toml only bounds (torch: the exact CPU build).
+PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
+
+$(SERVE): pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP_INSTALL) -e .
 	touch $@
 
-$(TRAIN): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[train]'
+$(TRAIN): pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP_INSTALL) -e '.[train]'
 	touch $@ $(SERVE)
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP_INSTALL) -e '.[dev]'
 	touch $@ $(TRAIN) $(SERVE)
 
 venv: $(STAMP)
@@ -38,7 +41,13 @@ data: $(TRAIN)
 browser:
 	bash tools/ensure_chromium.sh
 
-test: $(STAMP) data browser
+# The security checks of what serves: flake8-bandit's rules over app/, and the serving dependencies against
+# known vulnerabilities (says "NOT AUDITED" and passes when the advisory service cannot be reached; SECURITY.md).
+audit: $(STAMP)
+	$(PY) -m ruff check --select S app
+	$(PY) -m tools.audit_dependencies
+
+test: $(STAMP) data browser audit
 	$(PY) -m pytest
 
 train: $(TRAIN) data
@@ -66,17 +75,21 @@ bench: $(STAMP) data
 	$(PY) -m bench.saliency
 	$(PY) -m bench.reload
 
-# Mixed load, 4x overload, mixed load again (bench/soak.py); needs wrk (Debian package, not installed here).
-soak: $(STAMP) data
+# wrk (a C load generator, Debian's package) for the load benchmarks, installed when missing.
+wrk:
+	@command -v wrk >/dev/null || bash tools/apt_install.sh "The load benchmarks" wrk
+
+# Mixed load, 4x overload, mixed load again (bench/soak.py).
+soak: $(STAMP) data wrk
 	$(PY) -m bench.soak
 
 # Long schema-driven fuzzing (make test runs 25 cases per operation); a failure prints its Hypothesis seed.
 fuzz: $(STAMP)
 	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest tests/fuzz --hypothesis-show-statistics
 
-# dlserve beside plain FastAPI, a naive server and LitServe, under wrk (Debian package `wrk`, not installed here).
-bench-peers: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+# dlserve beside plain FastAPI, a naive server and LitServe, under wrk.
+bench-peers: $(STAMP) wrk
+	$(PIP_INSTALL) -e '.[dev,bench]'
 	$(PY) -m bench.peers
 
 # Re-vendor the Swagger UI / ReDoc files served at /docs and /redoc (pinned in tools/fetch_docs_assets.py).

@@ -60,7 +60,8 @@ def main() -> None:
         timeout_graceful_shutdown=settings.graceful_timeout_s,
         log_config=None,  # our own logging setup (JSON lines or text) applies
         access_log=False,  # one request line comes from our middleware, with the request id
-        proxy_headers=True,
+        # X-Forwarded-For is honoured by the app itself, and only from TRUSTED_PROXIES (app/main.py).
+        proxy_headers=False,
     )
 
 

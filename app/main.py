@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api.routes import digit, docs, fashion, health, house, metrics, models, playground, poem, v2, v2_repository
 from app.core.body_limit import BodyLimitMiddleware
+from app.core.client_limits import ClientLimits
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging_setup import configure_logging
@@ -40,7 +42,7 @@ TAGS = [
     },
 ]
 # What any prediction or generation can answer besides 200, documented with the one error shape.
-PREDICTION_ERRORS = error_responses(400, 401, 408, 413, 415, 422, 503)
+PREDICTION_ERRORS = error_responses(400, 401, 408, 413, 415, 422, 429, 503)
 logger = logging.getLogger("dlserve")
 
 
@@ -48,6 +50,7 @@ logger = logging.getLogger("dlserve")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Models load here, never at import: importing the app (in tests, in tools) stays cheap.
     settings: Settings = app.state.settings
+    warn_about_settings(settings)
     service = await ModelService.start(settings, app.state.metrics)
     app.state.service = service
     settle_after_start_up()  # freeze start-up objects out of the collector's way; give freed memory back
@@ -61,6 +64,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.info("shut down cleanly")
 
 
+def warn_about_settings(settings: Settings) -> None:
+    """Start-up warnings for settings that are allowed but worth a second look."""
+    if settings.model_control == "explicit":
+        logger.warning("model control is on (MODEL_CONTROL=explicit): holders of ADMIN_API_KEY can load and "
+                       "unload models")  # fmt: skip
+        if settings.api_key is not None and settings.api_key == settings.admin_api_key:
+            logger.warning("ADMIN_API_KEY is the same as API_KEY: every client with the API key can also load "
+                           "and unload models")  # fmt: skip
+
+
+def client_limits(settings: Settings, metrics: Metrics) -> ClientLimits:
+    limits = {"explain": settings.per_client_explain, "csv": settings.per_client_csv,
+              "poem": settings.per_client_poems, "reload": settings.per_client_reloads}  # fmt: skip
+    return ClientLimits(limits, retry_after_s=settings.retry_after_s, refusal_delay_s=settings.refusal_delay_ms / 1000,
+                        on_refusal=metrics.observe_client_limited)  # fmt: skip
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -69,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   openapi_tags=TAGS, docs_url=None, redoc_url=None)  # fmt: skip
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.client_limits = client_limits(settings, app.state.metrics)
     # Added last = outermost: the request id and metrics see every answer, 413s and CORS included.
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s
@@ -77,6 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-ID"])  # fmt: skip
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    if settings.trusted_proxies:
+        # Outermost: every layer, the per-client limits included, sees the proxy's client as the peer.
+        # Only from these addresses: anyone else could name any client in X-Forwarded-For.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     install_error_handlers(app)
     # Routes are matched in order: the probes that orchestrators call many times a second come first.
     for module in (health, models, metrics):

@@ -1,6 +1,7 @@
 """`python -m bench.reload`: replace the digit model ten times under load, and offer a corrupt one once.
 
-The real server runs on a copy of models/. 64 keep-alive clients — half on POST /predict/digit
+The real server runs on a copy of models/, with model control on (MODEL_CONTROL=explicit and an admin
+key made for the run: reloads are refused by default). 64 keep-alive clients — half on POST /predict/digit
 (JSON pixels), half on POST /v2/models/digit/infer (binary UINT8 tensors) — send a real MNIST digit
 in closed loops while another thread calls POST /v2/repository/models/digit/load ten times,
 alternating two checkpoint versions (the committed one, and the same weights under another version
@@ -17,6 +18,7 @@ import hashlib
 import http.client
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -41,6 +43,10 @@ V2_HEAD = json.dumps(
 ).encode()
 V2_BODY = V2_HEAD + bytes(DIGIT_PIXELS)
 V2_HEADERS = HEADERS | {"Content-Type": "application/octet-stream", HEADER_LENGTH: str(len(V2_HEAD))}
+# Reloads are off unless the server is started with model control on and an admin key of its own.
+ADMIN_KEY = secrets.token_hex(16)
+CONTROL = {"MODEL_CONTROL": "explicit", "ADMIN_API_KEY": ADMIN_KEY}
+ADMIN_HEADERS = HEADERS | {"X-Admin-Key": ADMIN_KEY}
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -88,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         models = Path(scratch) / "models"
         shutil.copytree(ROOT / "models", models)
         versions = Versions(models)
-        with running_server(models, "cpu", True, args.threads) as server:
+        with running_server(models, "cpu", True, args.threads, **CONTROL) as server:
             return run(server.port, versions, args.pause)
 
 
@@ -129,7 +135,7 @@ def run(port: int, versions: Versions, pause: float) -> int:
         else:
             versions.install(offered)
         started = time.perf_counter()
-        status, _ = call(admin, "POST", "/v2/repository/models/digit/load", b"{}", HEADERS)
+        status, _ = call(admin, "POST", "/v2/repository/models/digit/load", b"{}", ADMIN_HEADERS)
         ended = time.perf_counter()
         loads.append((started, ended, offered, status, serving_version(admin)))
         if offered == "corrupt":  # put the last good version back, as an operator would

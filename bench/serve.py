@@ -186,13 +186,13 @@ def _wait_ready(proc: subprocess.Popen, port: int, started: float, log: IO[bytes
 
 
 @contextmanager
-def running_server(models_dir: Path, device: str, batching: bool, torch_threads: int) -> Iterator[Server]:
-    """The real service in a subprocess on a free local port; stopped on the way out, whatever happened."""
+def running_server(models_dir: Path, device: str, batching: bool, torch_threads: int, **extra: str) -> Iterator[Server]:
+    """The real service in a subprocess on a free local port, with `extra` settings; stopped on the way out."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings = {"MODEL_DIR": str(models_dir), "DEVICE": device, "BATCHING": str(batching).lower(),
-                "TORCH_THREADS": str(torch_threads), "LOG_LEVEL": "warning"}  # fmt: skip
+                "TORCH_THREADS": str(torch_threads), "LOG_LEVEL": "warning", **extra}  # fmt: skip
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would stall the server
         started = time.perf_counter()
         proc = subprocess.Popen(

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, TypeAdapter
 
-from app.api.deps import ServiceDep, SettingsDep
+from app.api.deps import ServiceDep, SettingsDep, client_slot, per_client
 from app.api.inputs import (
     as_items,
     check_count,
@@ -27,6 +27,7 @@ from app.core.config import Settings
 from app.core.errors import ApiError
 from app.core.fast_json import FastJSONResponse
 from app.models.batcher import MicroBatcher
+from app.models.service import ModelService
 from app.predictors.classifier import ImageClassifier
 from app.predictors.csv_input import parse_pixel_csv
 from app.predictors.image_input import ImageInputError, decode_image
@@ -58,7 +59,7 @@ def image_bytes_to_array(data: bytes, normalize: Normalize, settings: Settings, 
 def input_to_array(item: ImageInput, normalize: Normalize, settings: Settings, where: str = "") -> np.ndarray:
     if item.pixels is not None:
         return np.asarray(item.pixels, dtype=np.float32).reshape(28, 28)
-    assert item.image is not None  # the schema guarantees exactly one input
+    assert item.image is not None  # noqa: S101 - narrows the type; the schema guarantees exactly one input
     return image_bytes_to_array(
         decode_base64(item.image, max_bytes=settings.max_image_bytes), normalize, settings, where
     )
@@ -83,7 +84,7 @@ async def explained_answers(
 ) -> list[dict[str, Any]]:
     """The usual answers, each with its saliency map and the image the model saw (one job on the model's thread)."""
     answers = []
-    for probabilities, saliency, image in await batcher.on_model_thread(classifier.explain, arrays):
+    for probabilities, saliency, image in await batcher.on_side_thread(classifier.explain, arrays):
         answer = classifier.describe(probabilities)
         answer["saliency"] = np.round(saliency, 3).tolist()
         answer["input"] = np.rint(image).astype(np.int64).tolist()
@@ -105,6 +106,10 @@ def build_image_router(
         request: Request, service: ServiceDep, settings: SettingsDep, explain: bool = EXPLAIN
     ) -> Response:
         service.current(name)  # a model that is down answers 503 before the body is read
+        async with client_slot(request, "explain", when=explain):  # a client's 429 comes before its body is read
+            return await classify(request, service, settings, explain)
+
+    async def classify(request: Request, service: ModelService, settings: Settings, explain: bool) -> Response:
         kind = media_type(request)
         if kind == "application/octet-stream":
             arrays, single = rows_from_bytes(await request.body(), limit=settings.max_list_items)
@@ -174,6 +179,7 @@ def build_image_router(
         predict_batch,
         methods=["POST"],
         name=f"predict_{name}_batch",
+        dependencies=[Depends(per_client("csv"))],
         response_class=Response,
         openapi_extra=csv_upload_openapi(f"A CSV of {noun}s in Kaggle's format")
         | {"responses": {"200": {"description": "Submission CSV", "content": {"text/csv": {}}}}},

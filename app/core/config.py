@@ -6,18 +6,20 @@ Values that could only hurt — a zero batch size, a negative limit — are refu
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty variable (compose's `API_KEY: ${API_KEY:-}`) means "not set", not "set to nothing".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     # Models and hardware
     model_dir: Path = Field(Path("models"), description="Folder with one sub-folder per model (model.pt, meta.json).")
@@ -29,7 +31,9 @@ class Settings(BaseSettings):
     )
 
     # Server process (used by `python -m app`, the Docker image and `make serve`)
-    host: str = Field("0.0.0.0", description="Interface to listen on.")
+    # Loopback unless told otherwise, as uvicorn and `fastapi dev` do: a developer's `make serve` is not
+    # reachable from the network by accident. The image, compose and the manifests set 0.0.0.0 themselves.
+    host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0: every interface).")
     port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
     workers: int = Field(1, ge=1, le=64, description="Uvicorn worker processes (each loads every model).")
     graceful_timeout_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
@@ -38,6 +42,16 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Logging level.")
     log_format: Literal["json", "text"] = Field("json", description="json: one object per line; text: for humans.")
     api_key: SecretStr | None = Field(None, description="If set, prediction/generation need header X-API-Key.")
+    # Triton's names: with `none` nothing can load or unload a model at run time; `explicit` opens the
+    # repository API to whoever holds ADMIN_API_KEY — a secret of its own, checked on its own.
+    model_control: Literal["none", "explicit"] = Field(
+        "none", description="none: load/unload refused; explicit: allowed with X-Admin-Key (ADMIN_API_KEY)."
+    )
+    admin_api_key: SecretStr | None = Field(None, description="The X-Admin-Key that MODEL_CONTROL=explicit needs.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='Addresses or networks of proxies whose X-Forwarded-For names the client, e.g. ["10.0.0.0/8"].',
+    )
     cors_origins: list[str] = Field(default_factory=list, description='Origins allowed by CORS, e.g. ["*"].')
 
     # Micro-batching of classification and regression requests
@@ -69,6 +83,40 @@ class Settings(BaseSettings):
         2, ge=1, le=64, description="CSV uploads worked on at once; more wait their turn (bounds memory)."
     )
     csv_chunk_rows: int = Field(1024, ge=1, description="Rows per forward pass when answering a CSV upload.")
+
+    # Per-client bounds on the costly operations (in flight at once; more: 429 + Retry-After). A client is
+    # its API key when one is sent, else its address. Generous by default: `make soak` runs 16 threads
+    # from one address through CSV uploads and poems and must not meet them; tighten them for the public.
+    per_client_explain: int = Field(16, ge=1, description="explain=true requests one client may have in flight.")
+    per_client_csv: int = Field(16, ge=1, description="CSV batch uploads one client may have in flight.")
+    per_client_poems: int = Field(32, ge=1, description="Poems (any door, streamed or not) one client may have.")
+    per_client_reloads: int = Field(1, ge=1, description="Model loads/unloads one client may have in flight.")
+    refusal_delay_ms: float = Field(
+        100.0, ge=0, le=10_000, description="How long a per-client 429 waits before it is sent (stops spinning)."
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: list[str]) -> list[str]:
+        # Checked here: uvicorn's middleware would take a typo for a host name that never matches, silently.
+        for proxy in proxies:
+            if proxy != "*":
+                try:
+                    ipaddress.ip_network(proxy, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{proxy!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)") from exc
+        return proxies
+
+    @model_validator(mode="after")
+    def _model_control_needs_its_key(self) -> Settings:
+        if self.model_control == "explicit" and self.admin_api_key is None:
+            raise ValueError(
+                "MODEL_CONTROL=explicit needs ADMIN_API_KEY: set it to a secret of its own (the repository API "
+                "loads and unloads models for everyone), or leave MODEL_CONTROL=none"
+            )
+        if self.admin_api_key is not None and not self.admin_api_key.get_secret_value():
+            raise ValueError("ADMIN_API_KEY is set but empty")
+        return self
 
 
 @lru_cache

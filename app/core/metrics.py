@@ -59,6 +59,10 @@ class Metrics:
             "dlserve_model_version_info", "1 for the version of each model being served, 0 for versions replaced",
             ["model", "version"], registry=self.registry, multiprocess_mode="livemax",
         )  # fmt: skip
+        self.client_limited = Counter(
+            "dlserve_client_limited_total", "Requests refused (429) because their client had too many in flight",
+            ["kind"], registry=self.registry,
+        )  # fmt: skip
         self.device = Gauge("dlserve_device_info", "The device models run on (value 1)", ["device"],
                             registry=self.registry, multiprocess_mode="livemax")  # fmt: skip
 
@@ -79,6 +83,9 @@ class Metrics:
     def observe_batch(self, model: str, size: int, seconds: float) -> None:
         self.batch_size.labels(model).observe(size)
         self.inference.labels(model).observe(seconds)
+
+    def observe_client_limited(self, kind: str) -> None:
+        self.client_limited.labels(kind).inc()
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape gets: this process's registry, or every worker's files in multiprocess mode."""

@@ -1,4 +1,4 @@
-"""Per-request bookkeeping: a request id, one log line, and the HTTP metrics.
+"""Per-request bookkeeping: a request id, one log line, the HTTP metrics, and the headers every answer carries.
 
 A pure ASGI middleware (not BaseHTTPMiddleware) so streamed answers pass through untouched.
 Routes add what only they know — the model and batch size — to `request.state`, which Starlette
@@ -25,6 +25,9 @@ from app.core.metrics import Metrics
 # A client's own id is echoed only if it is short and plain, so it cannot forge log lines.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 CLIENT_CLOSED_REQUEST = 499
+# On every answer: no browser may guess a type other than the one sent (a JSON error rendered as HTML,
+# say), and no page of ours tells another site which URL it came from (a request id or a query in it).
+SAFE_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
 
 
 def request_id_of(scope: Scope) -> str:
@@ -55,7 +58,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                message["headers"] = [*message.get("headers", ()), id_header, *SAFE_HEADERS]
             await send(message)
 
         try:

@@ -95,7 +95,7 @@ class ModelService:
             rhymes = load_rhyme_tables(read_json(Path(self.settings.model_dir) / "poem" / RHYMES_FILE))
         except ValueError as exc:
             raise ModelLoadError(str(exc)) from exc
-        assert loaded.side is not None  # the registry refuses a poem model without its vocabulary
+        assert loaded.side is not None  # noqa: S101 - narrows the type; the registry refuses a poem model without it
         generator = PoemGenerator(loaded.module, loaded.side["tokens"], loaded.device, rhymes)
         generator.generate(PoemSpec(seed=0))  # warm-up: one whole poem, free and rhymed
         generator.generate(PoemSpec(seed=0, rhyme="pingshui", tones="strict"))

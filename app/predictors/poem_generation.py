@@ -178,7 +178,7 @@ class PoemGenerator:
         spec = with_seed(spec)
         self.check(spec)
         if _constrained(spec):
-            assert self._rhymed is not None  # check() refused the spec otherwise
+            assert self._rhymed is not None  # noqa: S101 - narrows the type; check() refused the spec otherwise
             return self._decode_rhymed(spec)
         return self._decode(spec)
 
@@ -247,7 +247,7 @@ class PoemGenerator:
 
     @torch.inference_mode()
     def _decode_rhymed(self, spec: PoemSpec) -> Iterator[str]:
-        assert self._rhymed is not None and spec.seed is not None
+        assert self._rhymed is not None and spec.seed is not None  # noqa: S101 - narrows the types (generate() set both)
 
         def step(ids: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             logits, hidden = self.model(ids.to(self.device), hidden)

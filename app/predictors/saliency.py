@@ -32,7 +32,7 @@ def gradient_times_input(
         logits = module(x).float()
         chosen = torch.as_tensor(labels, device=device)[:, None]
         logits.gather(1, chosen).sum().backward()
-    assert x.grad is not None  # backward() filled it
+    assert x.grad is not None  # noqa: S101 - narrows the type; backward() filled it
     contribution = (x.grad * x.detach()).squeeze(1).clamp(min=0)
     peak = contribution.flatten(1).amax(dim=1).clamp(min=1e-12)[:, None, None]
     return (contribution / peak).cpu().numpy()

@@ -45,6 +45,7 @@ _MEANINGS = {
     413: "Input over a configured limit (body, image, list or CSV size)",
     415: "Unsupported Content-Type",
     422: "Invalid input: the detail says what and where",
+    429: "This client has too many of these costly requests in flight (PER_CLIENT_*); with Retry-After",
     503: "Model down, or its queue full (then with Retry-After)",
 }
 
@@ -57,9 +58,11 @@ class V2ErrorBody(BaseModel):
 
 _V2_MEANINGS = {
     400: "A malformed request or tensor (name, datatype, shape, byte size, values), or a failed load",
-    401: "Missing or wrong X-API-Key (only when API_KEY is set)",
+    401: "Missing or wrong X-API-Key (only when API_KEY is set), or X-Admin-Key for load/unload",
+    403: "Model control is disabled (MODEL_CONTROL=none): load and unload are refused",
     404: "No such model, or not the version being served",
     413: "Over a configured limit (body size, images or houses in one request)",
+    429: "This client has too many poems or reloads in flight (PER_CLIENT_*); with Retry-After",
     503: "Model down (unloaded, failed to load) or its queue full",
 }
 

@@ -171,13 +171,21 @@ def test_an_unknown_version_is_a_404(client):
     assert_v2_error(answer, 404, "model 'digit' has no version '0.0.1'; it serves")
 
 
-def test_the_key_guards_inference_and_the_repository_but_not_health():
+def test_the_key_guards_inference_but_not_health_or_metadata():
     with make_client(api_key="v2-key") as keyed:
         assert keyed.get("/v2/health/ready").status_code == 200
         assert keyed.get("/v2/models/digit").status_code == 200
+        assert keyed.post("/v2/repository/index").status_code == 200  # what /models says too
         assert_v2_error(keyed.post(INFER, json=pixels_request(DIGIT_PIXELS)), 401, "missing or wrong API key")
-        assert_v2_error(keyed.post("/v2/repository/index"), 401, "missing or wrong API key")
         assert keyed.post(INFER, json=pixels_request(DIGIT_PIXELS), headers={"X-API-Key": "v2-key"}).status_code == 200
+
+
+ADMIN = {"X-Admin-Key": "reload-admin"}
+
+
+def reloading_client(model_dir):
+    """A client of the app with model control on (reloads are refused by default)."""
+    return make_client(model_dir=model_dir, model_control="explicit", admin_api_key=ADMIN["X-Admin-Key"])
 
 
 @pytest.fixture
@@ -195,10 +203,10 @@ def set_version(folder, name: str, version: str) -> None:
 
 
 def test_load_swaps_in_the_new_version_everywhere_at_once(own_models):
-    with make_client(model_dir=own_models) as app:
+    with reloading_client(own_models) as app:
         before = app.get("/models/digit").json()["version"]
         set_version(own_models, "digit", "2.0.0+reloaded")
-        answer = app.post("/v2/repository/models/digit/load", json={})
+        answer = app.post("/v2/repository/models/digit/load", json={}, headers=ADMIN)
         assert answer.status_code == 200, answer.text
         assert answer.json()["version"] == "2.0.0+reloaded" and before != "2.0.0+reloaded"
         assert app.get("/models/digit").json()["version"] == "2.0.0+reloaded"
@@ -211,10 +219,12 @@ def test_load_swaps_in_the_new_version_everywhere_at_once(own_models):
 
 
 def test_a_corrupt_checkpoint_is_refused_and_the_old_version_keeps_serving(own_models):
-    with make_client(model_dir=own_models) as app:
+    with reloading_client(own_models) as app:
         before = app.get("/models/digit").json()["version"]
         (own_models / "digit" / "model.pt").write_bytes(b"not a checkpoint")
-        error = assert_v2_error(app.post("/v2/repository/models/digit/load"), 400, "failed to load 'digit': model.pt")
+        error = assert_v2_error(
+            app.post("/v2/repository/models/digit/load", headers=ADMIN), 400, "failed to load 'digit': model.pt"
+        )
         assert f"version '{before}' keeps serving" in error
         answer = app.post("/predict/digit", json={"pixels": DIGIT_PIXELS}).json()
         assert answer["label"] == DIGIT_LABEL and answer["model_version"] == before
@@ -222,7 +232,7 @@ def test_a_corrupt_checkpoint_is_refused_and_the_old_version_keeps_serving(own_m
 
 
 def test_a_corrupt_checkpoint_that_passes_its_checksum_is_refused_when_loaded(own_models):
-    with make_client(model_dir=own_models) as app:
+    with reloading_client(own_models) as app:
         before = app.get("/models/fashion").json()["version"]
         broken = b"PK\x03\x04 not a TorchScript archive"
         meta = json.loads((own_models / "fashion" / "meta.json").read_text(encoding="utf-8"))
@@ -230,13 +240,14 @@ def test_a_corrupt_checkpoint_that_passes_its_checksum_is_refused_when_loaded(ow
         (own_models / "fashion" / "model.pt").write_bytes(broken)
         (own_models / "fashion" / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         error = assert_v2_error(
-            app.post("/v2/repository/models/fashion/load"), 400, "could not be loaded by TorchScript"
+            app.post("/v2/repository/models/fashion/load", headers=ADMIN), 400, "could not be loaded by TorchScript"
         )
         assert f"version '{before}' keeps serving" in error
         assert app.get("/v2/models/fashion").json()["versions"] == [before]
 
 
-def test_a_load_with_a_configuration_is_refused(client):
-    answer = client.post("/v2/repository/models/digit/load", json={"parameters": {"config": "{}"}})
-    assert_v2_error(answer, 400, "loads models only from its MODEL_DIR")
-    assert_v2_error(client.post("/v2/repository/models/cats/load"), 404, "unknown model 'cats'")
+def test_a_load_with_a_configuration_is_refused():
+    with reloading_client(MODELS) as client:
+        answer = client.post("/v2/repository/models/digit/load", json={"parameters": {"config": "{}"}}, headers=ADMIN)
+        assert_v2_error(answer, 400, "loads models only from its MODEL_DIR")
+        assert_v2_error(client.post("/v2/repository/models/cats/load", headers=ADMIN), 404, "unknown model 'cats'")

@@ -22,11 +22,13 @@ from tests.deploy.live_server import serving
 from training.data.images import read_image_csv
 
 MODELS = ("digit", "fashion", "house", "poem")
+ADMIN = {"X-Admin-Key": "triton-admin"}  # the repository tests need model control on
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with serving(tmp_path_factory.mktemp("v2") / "server.log") as live:
+    log = tmp_path_factory.mktemp("v2") / "server.log"
+    with serving(log, MODEL_CONTROL="explicit", ADMIN_API_KEY=ADMIN["X-Admin-Key"]) as live:
         yield live
 
 
@@ -191,7 +193,7 @@ def _array_input(name: str, array: np.ndarray, datatype: str) -> triton.InferInp
 def test_the_repository_lists_unloads_and_loads_models(client, server):
     index = {entry["name"]: entry for entry in client.get_model_repository_index()}
     assert set(index) == set(MODELS) and all(entry["state"] == "READY" for entry in index.values())
-    client.unload_model("fashion")
+    client.unload_model("fashion", headers=ADMIN)
     try:
         assert not client.is_model_ready("fashion") and not client.is_server_ready()
         answer = httpx.post(f"{server.url}/predict/fashion", json={"pixels": [0] * 784})
@@ -202,7 +204,7 @@ def test_the_repository_lists_unloads_and_loads_models(client, server):
         unavailable = {e["name"]: e for e in client.get_model_repository_index()}["fashion"]
         assert unavailable["state"] == "UNAVAILABLE" and "unloaded" in unavailable["reason"]
     finally:
-        client.load_model("fashion")
+        client.load_model("fashion", headers=ADMIN)
     assert client.is_model_ready("fashion") and client.is_server_ready()
     images, _ = read_image_csv(DATA / "fashion-mnist" / "fashion-mnist_test.csv", require_label=True)
     result = client.infer("fashion", [pixels_input(images[:10])])

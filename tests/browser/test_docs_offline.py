@@ -61,10 +61,14 @@ def execute(driver, block) -> tuple[str, str]:
     return status.text.split()[0], body
 
 
-def authorize(driver, key: str) -> None:
+def authorize(driver, key: str, scheme: str = "APIKey") -> None:
+    """Fill one scheme of Swagger UI's Authorize dialog (it lists APIKey and AdminKey, each with its own button)."""
     wait_clickable(driver, ".auth-wrapper .btn.authorize").click()
-    wait_clickable(driver, ".modal-ux input").send_keys(key)
-    driver.find_element(By.CSS_SELECTOR, ".modal-ux .auth-btn-wrapper .btn.authorize").click()
+    wait_for(driver, ".modal-ux .auth-container h4")
+    containers = driver.find_elements(By.CSS_SELECTOR, ".modal-ux .auth-container")
+    (chosen,) = [c for c in containers if c.find_element(By.TAG_NAME, "h4").text.startswith(f"{scheme} ")]
+    chosen.find_element(By.TAG_NAME, "input").send_keys(key)
+    chosen.find_element(By.CSS_SELECTOR, ".btn.authorize").click()
     wait_clickable(driver, ".modal-ux .btn-done").click()
 
 

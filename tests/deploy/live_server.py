@@ -25,7 +25,10 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, log_path: Path, python_args: tuple[str, ...] = ("-m", "app"), **env: str) -> None:
+    def __init__(
+        self, log_path: Path, python_args: tuple[str, ...] = ("-m", "app"), unset: tuple[str, ...] = (), **env: str
+    ) -> None:
+        """`env` adds settings to the test's defaults; `unset` removes some, so the app's own defaults apply."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -37,7 +40,7 @@ class LiveServer:
             "DEVICE": "cpu",
             "TORCH_THREADS": "1",
         }
-        environment = os.environ | defaults | env
+        environment = {k: v for k, v in (os.environ | defaults | env).items() if k not in unset}
         self._log = log_path.open("w")
         self.process = subprocess.Popen([sys.executable, *python_args], cwd=ROOT, env=environment,
                                         stdout=self._log, stderr=subprocess.STDOUT)  # fmt: skip

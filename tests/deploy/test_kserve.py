@@ -50,6 +50,6 @@ def test_probes_port_and_settings_match_the_app(service):
         assert container[probe]["httpGet"]["path"] in routes
         assert container[probe]["httpGet"]["port"] == container["ports"][0]["containerPort"]
     env = {item["name"]: item["value"] for item in container["env"]}
-    assert int(env["PORT"]) == container["ports"][0]["containerPort"]
+    assert int(env["PORT"]) == container["ports"][0]["containerPort"] and env["HOST"] == "0.0.0.0"
     assert {name.lower() for name in env} <= set(Settings.model_fields)
     assert env["WORKERS"] == "1"  # a repository load reaches one worker process: one per pod keeps pods whole

@@ -79,6 +79,7 @@ def test_probes_and_ports_are_the_apps_own():
     (port,) = api["ports"]
     assert port == {"name": "http", "containerPort": Settings.model_fields["port"].default}
     assert env(resources)["PORT"]["value"] == str(port["containerPort"])
+    assert env(resources)["HOST"]["value"] == "0.0.0.0"  # the app's own default is loopback: probes need more
     assert resources["Service"]["spec"]["ports"][0]["targetPort"] == "http"
     annotations = resources["Deployment"]["spec"]["template"]["metadata"]["annotations"]
     assert (

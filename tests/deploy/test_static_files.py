@@ -65,8 +65,16 @@ def test_secrets_come_from_the_environment_not_the_file(compose):
     assert compose["services"]["api"]["environment"]["API_KEY"] == "${API_KEY:-}"
 
 
+def test_containers_listen_on_every_interface_where_the_app_defaults_to_loopback(compose, dockerfile):
+    assert Settings.model_fields["host"].default == "127.0.0.1"  # make serve: reachable from this machine only
+    assert compose["services"]["api"]["environment"]["HOST"] == "0.0.0.0"
+    assert re.search(r"^ENV .*\n(?:.*\\\n)*\s*HOST=0\.0\.0\.0$", dockerfile, re.M)
+
+
 def test_compose_defaults_agree_with_the_settings_class(compose):
     for name, value in compose["services"]["api"]["environment"].items():
+        if name == "HOST":
+            continue  # fixed for the container (the test above)
         match = re.fullmatch(r"\$\{(\w+):-(.*)\}", str(value))
         assert match, f"{name} should be taken from the environment"
         assert match.group(2) == default_text(match.group(1).lower(), unset=""), name
@@ -91,17 +99,22 @@ def test_dockerfile_installs_dependencies_before_copying_code(dockerfile):
     assert dockerfile.index("COPY pyproject.toml") < dockerfile.index("COPY app")
 
 
+def test_torch_is_a_range_for_users_and_pinned_where_this_project_installs(dockerfile):
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    ranged = next(d for d in dependencies if d.startswith("torch"))
+    pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert ranged == "torch>=2.6,<3" and "torch==2.13.0" in pins
+    makefile = (ROOT / "Makefile").read_text()
+    assert "PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt" in makefile
+    assert makefile.count("$(PIP_INSTALL) -e") == 4 and "pip install --quiet -e" not in makefile
+
+
 def test_dockerfile_takes_base_image_and_indexes_as_build_args_with_the_pinned_torch(dockerfile):
-    pinned = next(
-        d
-        for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-        if d.startswith("torch")
-    )
-    assert pinned == "torch==2.13.0"
     assert "ARG BASE_IMAGE=python:3.11-slim" in dockerfile
     assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in dockerfile
     assert "ARG PIP_INDEX_URL=https://pypi.org/simple" in dockerfile
-    assert '--extra-index-url "$TORCH_INDEX_URL" torch==2.13.0' in dockerfile
+    assert '--extra-index-url "$TORCH_INDEX_URL" -c constraints.txt torch' in dockerfile
+    assert "-c constraints.txt -r /tmp/requirements.txt" in dockerfile
 
 
 def test_every_dockerfile_stage_is_used_so_the_classic_builder_builds_nothing_extra(dockerfile):
@@ -115,7 +128,14 @@ def test_every_dockerfile_stage_is_used_so_the_classic_builder_builds_nothing_ex
 
 def test_the_image_holds_serving_only(dockerfile, compose):
     copied = re.findall(r"^COPY (?:--\S+ )*(\S+) ", dockerfile, re.M)
-    assert set(copied) == {"pyproject.toml", "app", "/opt/venv", "/srv/app", "models"}  # no training/, tests/
+    assert set(copied) == {
+        "constraints.txt",
+        "pyproject.toml",
+        "app",
+        "/opt/venv",
+        "/srv/app",
+        "models",
+    }  # no training/, tests/
     assert "['project']['dependencies']" in dockerfile  # the serving list, not an extra
     for name in ("api", "api-gpu"):
         assert set(compose["services"][name]["build"]["args"]) == {"BASE_IMAGE", "TORCH_INDEX_URL", "PIP_INDEX_URL"}

@@ -19,16 +19,20 @@ FAVICON = "favicon.svg"
 
 # The pages may load nothing from outside the service: ReDoc's sidebar, for one, would fetch a logo
 # from its vendor's CDN. Inline scripts and styles are how both tools start; blob: workers are ReDoc's search.
+# No other site may show them in a frame (clickjacking: a page that overlays "Try it out" with its own buttons).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    "frame-ancestors 'none'"
 )
+# X-Frame-Options says the same to browsers too old for frame-ancestors.
+PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Frame-Options": "DENY"}
 
 router = APIRouter(include_in_schema=False)
 
 
 def _self_contained(page: HTMLResponse) -> HTMLResponse:
-    page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    page.headers.update(PAGE_HEADERS)
     return page
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
-from app.api.deps import ServiceDep, SettingsDep
+from app.api.deps import ServiceDep, SettingsDep, per_client
 from app.api.inputs import as_items, csv_upload_openapi, read_json, read_upload, validate
 from app.core.errors import ApiError
 from app.predictors.csv_input import parse_house_csv
@@ -70,7 +70,12 @@ async def predict_house_price(
     return answers[0] if single else answers
 
 
-@router.post("/batch", response_class=Response, openapi_extra=csv_upload_openapi("Kaggle's test.csv (Id + features)"))
+@router.post(
+    "/batch",
+    response_class=Response,
+    dependencies=[Depends(per_client("csv"))],
+    openapi_extra=csv_upload_openapi("Kaggle's test.csv (Id + features)"),
+)
 async def predict_house_price_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
     """Price every row of a CSV in Kaggle's test.csv format; answers a submission CSV `Id,SalePrice`."""
     service.current("house")

@@ -15,7 +15,7 @@ from app.api.routes.docs import STATIC_DIR
 PAGE = STATIC_DIR / "playground" / "index.html"
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'"
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 
 router = APIRouter(include_in_schema=False)
@@ -27,5 +27,9 @@ def read_playground() -> FileResponse:
     return FileResponse(
         PAGE,
         media_type="text/html",
-        headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache"},
+        headers={
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Frame-Options": "DENY",
+            "Cache-Control": "no-cache",
+        },
     )

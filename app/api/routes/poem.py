@@ -6,17 +6,18 @@ import json
 import logging
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import ServiceDep, SettingsDep
+from app.api.deps import ServiceDep, SettingsDep, per_client
 from app.core.config import Settings
 from app.core.errors import ApiError, error_body
 from app.predictors.poem_generation import PoemGenerator, PoemInputError, PoemSpec, with_seed
 from app.schemas.poem import Poem, PoemRequest
 
-router = APIRouter(prefix="/generate/poem", tags=["poem"])
+# Each poem, streamed or not, holds one of its client's poem slots until its last character is sent.
+router = APIRouter(prefix="/generate/poem", tags=["poem"], dependencies=[Depends(per_client("poem"))])
 logger = logging.getLogger("dlserve")
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.api.deps import ServiceDep, SettingsDep
+from app.api.deps import ServiceDep, SettingsDep, client_slot, per_client
 from app.api.routes.poem import assemble_stream, write_poem
 from app.api.v2_models import INFER, metadata, poem_spec, protocol_errors
 from app.api.v2_tensors import HEADER_LENGTH, bad, encode_infer_response, parse_infer_request, read_object
@@ -65,6 +65,7 @@ GENERATE_BODY = {
     }
 }
 PROTECTED = [Depends(require_api_key)]
+POEM = [*PROTECTED, Depends(per_client("poem"))]  # after the key check: a client is its key when keys are required
 
 
 def known(name: str) -> str:
@@ -138,6 +139,11 @@ async def _infer(
     request: Request, service: ModelService, settings: Settings, name: str, version: str | None
 ) -> Response:
     serving(service, name, version)  # 404/503 before the body is read
+    async with client_slot(request, "poem", when=name == "poem"):  # a poem's 429 before its body is read
+        return await _infer_tensors(request, service, settings, name)
+
+
+async def _infer_tensors(request: Request, service: ModelService, settings: Settings, name: str) -> Response:
     body = await request.body()
     # Off the event loop: a JSON tensor of 200,000 numbers takes tens of milliseconds to check.
     parsed = await run_in_threadpool(parse_infer_request, body, request.headers.get(HEADER_LENGTH))
@@ -177,7 +183,7 @@ async def _generate_request(request: Request, service: ModelService, settings: S
     return current, spec
 
 
-@router.post("/models/poem/generate", dependencies=PROTECTED, openapi_extra=GENERATE_BODY, responses=INFER_ERRORS)
+@router.post("/models/poem/generate", dependencies=POEM, openapi_extra=GENERATE_BODY, responses=INFER_ERRORS)
 async def generate_poem(request: Request, service: ServiceDep, settings: SettingsDep) -> dict[str, Any]:
     """Triton's generate extension: `text_input` = the start characters, the poem options as parameters."""
     current, spec = await _generate_request(request, service, settings)
@@ -188,7 +194,7 @@ async def generate_poem(request: Request, service: ServiceDep, settings: Setting
 
 @router.post(
     "/models/poem/generate_stream",
-    dependencies=PROTECTED,
+    dependencies=POEM,
     openapi_extra=GENERATE_BODY,
     response_class=StreamingResponse,
     responses=INFER_ERRORS | {200: {"description": "Server-sent events", "content": {"text/event-stream": {}}}},

@@ -1,6 +1,8 @@
 """The model repository API of the Open Inference Protocol: list, load (reload) and unload models.
 
-The administrative surface: it needs the API key when one is set. `load` reads the model's folder
+The index is read-only metadata (what `/models` says too), open to anyone who can read `/models`.
+Load and unload are the administrative surface, off unless MODEL_CONTROL=explicit and then only with
+the admin key (app/core/security.py), one at a time per admin (PER_CLIENT_RELOADS). `load` reads the model's folder
 again from MODEL_DIR, verifies its sha256, loads and warms it on the configured device and only then
 swaps it in (app/models/service.py): requests in flight finish on the old version, and if anything
 fails the old version keeps serving and the answer says why. dlserve loads models only from its
@@ -14,21 +16,18 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from app.api.deps import ServiceDep
+from app.api.deps import ServiceDep, per_client
 from app.api.routes.v2 import known
 from app.api.v2_tensors import as_object, bad, read_object
 from app.core.errors import ApiError
-from app.core.security import require_api_key
+from app.core.security import admin_identity, require_model_control
 from app.models.registry import MODEL_NAMES, describe_failure
 from app.schemas.common import error_responses
 
-ADMIN = [Depends(require_api_key)]
-router = APIRouter(
-    prefix="/v2/repository",
-    tags=["v2 (Open Inference Protocol)"],
-    dependencies=ADMIN,
-    responses=error_responses(400, 401, 404, v2=True),
-)
+# The control check first: with MODEL_CONTROL=none the answer is the same whoever asks.
+ADMIN = [Depends(require_model_control), Depends(per_client("reload", identify=admin_identity))]
+ADMIN_ERRORS = error_responses(400, 401, 403, 404, 429, v2=True)
+router = APIRouter(prefix="/v2/repository", tags=["v2 (Open Inference Protocol)"])
 logger = logging.getLogger("dlserve.models")
 
 
@@ -37,7 +36,7 @@ async def _parameters(request: Request) -> dict[str, Any]:
     return as_object(payload.get("parameters", {}), "'parameters'")
 
 
-@router.post("/index")
+@router.post("/index", responses=error_responses(400, v2=True))
 async def read_repository_index(service: ServiceDep) -> list[dict[str, Any]]:
     """Every model with its version and state (READY or UNAVAILABLE, with the reason)."""
     index = []
@@ -51,7 +50,7 @@ async def read_repository_index(service: ServiceDep) -> list[dict[str, Any]]:
     return index
 
 
-@router.post("/models/{name}/load")
+@router.post("/models/{name}/load", dependencies=ADMIN, responses=ADMIN_ERRORS)
 async def load_model(name: str, request: Request, service: ServiceDep) -> dict[str, Any]:
     """Load the model's folder again from MODEL_DIR and swap it in once verified and warmed (in-flight requests
     finish on the old version; on failure the old version keeps serving)."""
@@ -70,7 +69,7 @@ async def load_model(name: str, request: Request, service: ServiceDep) -> dict[s
     return {"name": name, "version": loaded.version, "state": "READY", "load_seconds": round(loaded.load_seconds, 3)}
 
 
-@router.post("/models/{name}/unload")
+@router.post("/models/{name}/unload", dependencies=ADMIN, responses=ADMIN_ERRORS)
 async def unload_model(name: str, request: Request, service: ServiceDep) -> dict[str, Any]:
     """Take the model out of service until it is loaded again (its endpoints answer 503 saying so)."""
     known(name)
