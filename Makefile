@@ -8,7 +8,7 @@ SERVE := $(VENV)/.stamp-serve
 TRAIN := $(VENV)/.stamp-train
 STAMP := $(VENV)/.stamp-dev
 
-.PHONY: venv serve test data browser audit wrk train eval lint format bench bench-peers soak fuzz docs-assets screenshots docker-smoke clean
+.PHONY: venv serve test test-fast data browser audit wrk train eval lint format bench bench-peers soak fuzz docs-assets screenshots docker-smoke clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ audit: $(STAMP)
 
 test: $(STAMP) data browser audit
 	$(PY) -m pytest
+
+# A minute's check while developing: everything but the slow kinds (markers in pyproject.toml).
+test-fast: $(STAMP) data
+	$(PY) -m pytest -q -m "not (live or browser or fuzz or training or dataset or k8s or network)"
 
 train: $(TRAIN) data
 	$(PY) -m training.digit

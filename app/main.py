@@ -1,4 +1,8 @@
-"""Builds the FastAPI application: settings, middleware, error handlers, routers, and the lifespan."""
+"""Builds the FastAPI application: settings, middleware, error handlers, routers, and the lifespan.
+
+A factory (`uvicorn --factory app.main:create_app`, which `python -m app` and `dlserve serve` use):
+importing this module builds nothing, starts no thread and reads no setting.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app import __version__
+from app.api.body_limit import BodyLimitMiddleware
+from app.api.errors import ErrorShapes, install_error_handlers
+from app.api.request_context import RequestContextMiddleware
 from app.api.routes import digit, docs, fashion, health, house, metrics, models, playground, poem, v2, v2_repository
-from app.core.body_limit import BodyLimitMiddleware
+from app.api.security import require_api_key
 from app.core.client_limits import ClientLimits
 from app.core.config import Settings, get_settings
-from app.core.errors import install_error_handlers
 from app.core.logging_setup import configure_logging
 from app.core.memory import settle_after_start_up
 from app.core.metrics import Metrics
-from app.core.request_context import RequestContextMiddleware
-from app.core.security import require_api_key
 from app.models.service import ModelService
 from app.schemas.common import error_responses
 
@@ -85,15 +90,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
     # docs_url/redoc_url off: the docs router serves both pages with local assets instead of a CDN's.
-    app = FastAPI(title="dlserve", description=DESCRIPTION, version="0.4.0", lifespan=lifespan,
+    app = FastAPI(title="dlserve", description=DESCRIPTION, version=__version__, lifespan=lifespan,
                   openapi_tags=TAGS, docs_url=None, redoc_url=None)  # fmt: skip
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.client_limits = client_limits(settings, app.state.metrics)
     # Added last = outermost: the request id and metrics see every answer, 413s and CORS included.
-    app.add_middleware(
-        BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s
-    )
+    shapes = ErrorShapes(protocol_prefixes=(v2.PREFIX,))  # the protocol's door answers in the protocol's shape
+    app.add_middleware(BodyLimitMiddleware, shapes=shapes, max_body_bytes=settings.max_body_bytes,
+                       body_timeout_s=settings.body_timeout_s)  # fmt: skip
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-ID"])  # fmt: skip
@@ -102,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Outermost: every layer, the per-client limits included, sees the proxy's client as the peer.
         # Only from these addresses: anyone else could name any client in X-Forwarded-For.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
-    install_error_handlers(app)
+    install_error_handlers(app, shapes)
     # Routes are matched in order: the probes that orchestrators call many times a second come first.
     for module in (health, models, metrics):
         app.include_router(module.router)
@@ -116,6 +121,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(playground.router)
     app.mount(docs.STATIC_URL, StaticFiles(directory=docs.STATIC_DIR), name="static")
     return app
-
-
-app = create_app()

@@ -65,7 +65,7 @@ def image_parity(name: str, cpu: LoadedModel, gpu: LoadedModel) -> tuple[str, bo
 def house_parity(cpu: LoadedModel, gpu: LoadedModel) -> tuple[str, bool]:
     rows = pd.read_csv(DATA / "house-prices" / "test.csv").head(ITEMS)
     records = rows.astype(object).where(rows.notna(), None).to_dict("records")
-    cpu_pricer, gpu_pricer = HousePricer(cpu), HousePricer(gpu)
+    cpu_pricer, gpu_pricer = (HousePricer(m.module, m.side, m.device) for m in (cpu, gpu))
     features = cpu_pricer.features(records)
     want, got = np.array(cpu_pricer.run_batch(features)), np.array(gpu_pricer.run_batch(features))
     gap = float(np.max(np.abs(got - want) / want))

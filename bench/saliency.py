@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         loaded.committed = loaded.module
         loaded.module, _ = optimize_for_serving(name, loaded.module, loaded.side, loaded.device)
         for method, label in ((gradient_maps, "gradient × input (served)"), (occlusion_maps, "occlusion 6×6/2")):
-            salient, random, ms = masking_drops(ImageClassifier(loaded), images[: args.images], method)
+            classifier = ImageClassifier(loaded.module, loaded.committed, loaded.device, loaded.version)
+            salient, random, ms = masking_drops(classifier, images[: args.images], method)
             ratio = salient / max(random, 1e-9)
             print(f"| {name} | {label} | {salient:.3f} | {random:.3f} | {ratio:.0f}× | {ms:.1f} |", flush=True)
 

@@ -1,7 +1,7 @@
 """`make bench`, second half: the whole service under load, over real HTTP, on this machine.
 
 bench/inference.py times the models alone; this times what a client of the service sees. It starts
-the real server (uvicorn, app.main:app) as a subprocess and measures:
+the real server (uvicorn, app.main:create_app) as a subprocess and measures:
 
 - time to ready: from process start until GET /health/ready answers 200 (all four models loaded and warmed);
 - POST /predict/digit with a real MNIST "7" from 1, 16 and 64 concurrent clients for a fixed time each,
@@ -43,7 +43,7 @@ from app.schemas.image_examples import DIGIT_PIXELS
 
 ROOT = Path(__file__).resolve().parents[1]
 # No access log, as with `python -m app`: writing a line per request is not what is being measured.
-SERVER = [sys.executable, "-m", "uvicorn", "app.main:app", "--no-access-log", "--host", "127.0.0.1"]
+SERVER = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--no-access-log", "--host", "127.0.0.1"]
 # Targets (checked after the run) and limits that keep every wait bounded.
 MIN_BATCHING_GAIN = 2.0  # requests/s with batching on ÷ off, at the highest client count
 MAX_POEM_P50_MS = 50.0

@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.api.security import client_identity
 from app.core.client_limits import ClientLimits
 from app.core.config import Settings
-from app.core.security import client_identity
 from app.models.service import ModelService
 
 

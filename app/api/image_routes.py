@@ -1,4 +1,9 @@
-"""The endpoints shared by the two image classifiers (digit, fashion), built once per model."""
+"""The REST door of the two image classifiers (digit, fashion), built once per model.
+
+Its job is translation: a JSON body (Kaggle rows or base64 images), an uploaded image, raw uint8 bytes
+or a Kaggle CSV becomes a list of 28×28 arrays; app/inference/images.py classifies them; the answers
+go back as JSON (or a submission CSV).
+"""
 
 from __future__ import annotations
 
@@ -24,13 +29,13 @@ from app.api.inputs import (
 )
 from app.api.pixels import rows_from_bytes, rows_from_json
 from app.core.config import Settings
-from app.core.errors import ApiError
+from app.core.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from app.core.fast_json import FastJSONResponse
-from app.models.batcher import MicroBatcher
+from app.inference.images import Classification, classify, classify_bulk
 from app.models.service import ModelService
 from app.predictors.classifier import ImageClassifier
 from app.predictors.csv_input import parse_pixel_csv
-from app.predictors.image_input import ImageInputError, decode_image
+from app.predictors.image_input import decode_image
 from app.schemas.common import one_or_many
 from app.schemas.images import ImageInput
 
@@ -50,10 +55,8 @@ def image_bytes_to_array(data: bytes, normalize: Normalize, settings: Settings, 
     try:
         image = decode_image(data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
         return normalize(image)
-    except ImageInputError as exc:
-        raise ApiError(
-            exc.status_code, "invalid_image" if exc.status_code == 422 else "too_large", f"{where}{exc}"
-        ) from exc
+    except (InvalidInput, TooLarge) as exc:
+        raise type(exc)(f"{where}{exc.detail}", code=exc.code) from exc
 
 
 def input_to_array(item: ImageInput, normalize: Normalize, settings: Settings, where: str = "") -> np.ndarray:
@@ -79,17 +82,13 @@ async def json_inputs_to_arrays(
     return await run_in_threadpool(convert), single  # images to decode: off the event loop
 
 
-async def explained_answers(
-    classifier: ImageClassifier, batcher: MicroBatcher, arrays: list[np.ndarray]
-) -> list[dict[str, Any]]:
-    """The usual answers, each with its saliency map and the image the model saw (one job on the model's thread)."""
-    answers = []
-    for probabilities, saliency, image in await batcher.on_side_thread(classifier.explain, arrays):
-        answer = classifier.describe(probabilities)
-        answer["saliency"] = np.round(saliency, 3).tolist()
-        answer["input"] = np.rint(image).astype(np.int64).tolist()
-        answers.append(answer)
-    return answers
+def answer_of(classifier: ImageClassifier, result: Classification) -> dict[str, Any]:
+    """One JSON answer: label, confidence, probabilities (and the explanation when there is one)."""
+    answer = classifier.describe(result.probabilities)
+    if result.saliency is not None and result.seen is not None:
+        answer["saliency"] = np.round(result.saliency, 3).tolist()
+        answer["input"] = np.rint(result.seen).astype(np.int64).tolist()
+    return answer
 
 
 def build_image_router(
@@ -107,9 +106,9 @@ def build_image_router(
     ) -> Response:
         service.current(name)  # a model that is down answers 503 before the body is read
         async with client_slot(request, "explain", when=explain):  # a client's 429 comes before its body is read
-            return await classify(request, service, settings, explain)
+            return await read_and_classify(request, service, settings, explain)
 
-    async def classify(request: Request, service: ModelService, settings: Settings, explain: bool) -> Response:
+    async def read_and_classify(request: Request, service: ModelService, settings: Settings, explain: bool) -> Response:
         kind = media_type(request)
         if kind == "application/octet-stream":
             arrays, single = rows_from_bytes(await request.body(), limit=settings.max_list_items)
@@ -122,21 +121,15 @@ def build_image_router(
             fast = rows_from_json(payload, limit=settings.max_list_items, body=body)
             arrays, single = fast if fast is not None else await json_inputs_to_arrays(payload, normalize, settings)
         else:
-            raise ApiError(
-                415,
-                "unsupported_media_type",
-                f"send application/json, application/octet-stream or multipart/form-data, not {kind}",
+            raise UnsupportedMediaType(
+                f"send application/json, application/octet-stream or multipart/form-data, not {kind}"
             )
         request.state.model, request.state.batch_size = name, len(arrays)  # for the request log line
         if explain:
             check_count(len(arrays), limit=settings.max_explain_items, noun="images to explain",
                         setting="MAX_EXPLAIN_ITEMS")  # fmt: skip
-        with service.use(name) as serving:  # one model version from here to the answer, even across a reload
-            classifier, batcher = serving.predictor, serving.batcher
-            if explain:
-                answers = await explained_answers(classifier, batcher, arrays)
-            else:
-                answers = [classifier.describe(p) for p in await batcher.submit(arrays)]
+        with service.hold(name) as serving:  # one model version from here to the answer, even across a reload
+            answers = [answer_of(serving.predictor, r) for r in await classify(serving, arrays, explain=explain)]
         # Rendered here rather than validated against the response model: the answers are built by
         # describe() in that shape, and the model stays in the OpenAPI schema for clients.
         return FastJSONResponse(answers[0] if single else answers)
@@ -161,8 +154,8 @@ def build_image_router(
         async with service.csv_slots:  # a bounded number of files in the works at once (memory)
             images = await run_in_threadpool(parse_pixel_csv, data, max_rows=settings.max_csv_rows)
             request.state.model, request.state.batch_size = name, len(images)
-            with service.use(name) as serving:
-                probabilities = await serving.batcher.run_bulk(list(images), settings.csv_chunk_rows)
+            with service.hold(name) as serving:
+                probabilities = await classify_bulk(serving, list(images), settings.csv_chunk_rows)
         lines = ["ImageId,Label", *(f"{i},{int(p.argmax())}" for i, p in enumerate(probabilities, start=1))]
         return Response(
             "\n".join(lines) + "\n",

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
 from app.core import fast_json
-from app.core.errors import ApiError, summarize, validation_errors
+from app.core.errors import BadRequest, InvalidInput, TooLarge, invalid_fields
 
 
 def media_type(request: Request) -> str:
@@ -26,20 +26,19 @@ def media_type(request: Request) -> str:
 async def read_json(request: Request) -> Any:
     body = await request.body()
     if not body:
-        raise ApiError(422, "invalid_input", "the request body is empty; send JSON or upload a file")
+        raise InvalidInput("the request body is empty; send JSON or upload a file")
     try:
         return fast_json.loads(body)
     except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are both ValueErrors
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from exc
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
 
 
 def validate(adapter: TypeAdapter, payload: Any) -> Any:
-    """Validate with pydantic, turning its errors into our 422 shape."""
+    """Validate with pydantic, its errors as one InvalidInput naming each field."""
     try:
         return adapter.validate_python(payload)
     except ValidationError as exc:
-        errors = validation_errors(list(exc.errors()))
-        raise ApiError(422, "invalid_input", summarize(errors), errors=errors) from exc
+        raise invalid_fields(list(exc.errors())) from exc
 
 
 def as_items(payload: Any, *, limit: int, noun: str) -> tuple[list[Any], bool]:
@@ -47,7 +46,7 @@ def as_items(payload: Any, *, limit: int, noun: str) -> tuple[list[Any], bool]:
     single = not isinstance(payload, list)
     items = [payload] if single else payload
     if not items:
-        raise ApiError(422, "invalid_input", f"the list of {noun} is empty")
+        raise InvalidInput(f"the list of {noun} is empty")
     check_count(len(items), limit=limit, noun=noun)
     return items, single
 
@@ -55,7 +54,7 @@ def as_items(payload: Any, *, limit: int, noun: str) -> tuple[list[Any], bool]:
 def check_count(count: int, *, limit: int, noun: str, setting: str = "MAX_LIST_ITEMS") -> None:
     """413 when one request carries more items than a limit (a JSON list, images in raw bytes, explained images)."""
     if count > limit:
-        raise ApiError(413, "too_large", f"{count} {noun} in one request; the limit is {limit} ({setting})")
+        raise TooLarge(f"{count} {noun} in one request; the limit is {limit} ({setting})")
 
 
 async def read_upload(request: Request, field: str = "file", *, max_bytes: int) -> tuple[bytes, str]:
@@ -64,15 +63,13 @@ async def read_upload(request: Request, field: str = "file", *, max_bytes: int) 
     upload = form.get(field)
     if not isinstance(upload, UploadFile):
         present = ", ".join(sorted(form.keys())) or "none"
-        raise ApiError(
-            422, "invalid_input", f"expected a file in the multipart field `{field}` (fields sent: {present})"
-        )
+        raise InvalidInput(f"expected a file in the multipart field `{field}` (fields sent: {present})")
     data = await upload.read(max_bytes + 1)
     await upload.close()
     if len(data) > max_bytes:
-        raise ApiError(413, "too_large", f"the uploaded file is larger than the limit of {max_bytes:,} bytes")
+        raise TooLarge(f"the uploaded file is larger than the limit of {max_bytes:,} bytes")
     if not data:
-        raise ApiError(422, "invalid_input", f"the uploaded file `{upload.filename}` is empty")
+        raise InvalidInput(f"the uploaded file `{upload.filename}` is empty")
     return data, upload.filename or "upload"
 
 
@@ -81,11 +78,11 @@ def decode_base64(text: str, *, max_bytes: int) -> bytes:
     if text.startswith("data:"):
         text = text.partition(",")[2]
     if len(text) * 3 // 4 > max_bytes + 3:
-        raise ApiError(413, "too_large", f"the image is larger than the limit of {max_bytes:,} bytes")
+        raise TooLarge(f"the image is larger than the limit of {max_bytes:,} bytes")
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ApiError(422, "invalid_input", "`image` is not valid base64") from exc
+        raise InvalidInput("`image` is not valid base64") from exc
 
 
 def file_body_openapi(json_schema: dict[str, Any], examples: dict[str, Any], description: str) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from app.api.inputs import check_count
-from app.core.errors import ApiError
+from app.core.errors import InvalidInput
+from app.schemas.pixels import out_of_range
 
 SIDE = 28
 PIXELS = SIDE * SIDE
@@ -49,8 +50,7 @@ def rows_from_json(payload: Any, *, limit: int, body: bytes = b"") -> tuple[list
         return None
     if values.dtype.kind not in "iuf" or values.shape != (len(rows), PIXELS):
         return None
-    values = values.astype(np.float64, copy=False)  # as pydantic checks: 255.00001 must not round to 255
-    if not ((values >= 0.0) & (values <= 255.0)).all():  # also false for NaN
+    if out_of_range(values).size:  # the full validation then names the pixel
         return None
     return list(values.astype(np.float32).reshape(-1, SIDE, SIDE)), single
 
@@ -58,14 +58,12 @@ def rows_from_json(payload: Any, *, limit: int, body: bytes = b"") -> tuple[list
 def rows_from_bytes(body: bytes, *, limit: int) -> tuple[list[np.ndarray], bool]:
     """N×784 uint8 bytes as N 28×28 float32 images (was_single when N is 1); 4xx for a length that is not N×784."""
     if not body:
-        raise ApiError(422, "invalid_input", f"the request body is empty; send N×{PIXELS} bytes (uint8 pixels)")
+        raise InvalidInput(f"the request body is empty; send N×{PIXELS} bytes (uint8 pixels)")
     count, rest = divmod(len(body), PIXELS)
     if rest:
-        raise ApiError(
-            422,
-            "invalid_input",
+        raise InvalidInput(
             f"the body has {len(body):,} bytes, not a multiple of {PIXELS} "
-            f"(each image is {SIDE}×{SIDE} uint8 pixels, row-major)",
+            f"(each image is {SIDE}×{SIDE} uint8 pixels, row-major)"
         )
     check_count(count, limit=limit, noun="images")
     images = np.frombuffer(body, dtype=np.uint8).reshape(count, SIDE, SIDE).astype(np.float32)

@@ -4,33 +4,36 @@
   in a Kaggle row; outputs `probabilities` FP32 [N, 10] and `label` INT64 [N].
 - house: one input per Kaggle column, each of shape [N] — numbers (FP32/FP64, or integers; NaN = missing)
   or BYTES for categories ("" = missing) — any column may be left out and is filled as in training; output
-  `sale_price` FP64 [N]. Rows are validated exactly as /predict/house-price validates them.
+  `sale_price` FP64 [N] and `warnings` BYTES [N] (each row's out-of-training-range warnings joined by "; ",
+  "" when none). Rows are validated exactly as /predict/house-price validates them.
 - poem: input `text_input` BYTES [1] (the start characters, may be empty), the poem options as
   request parameters; output `text_output` BYTES [1], the poem.
 
-Inference goes through the same micro-batchers and predictors as the other endpoints.
+This module only translates tensors to the core's typed inputs and its results back to tensors:
+inference is app/inference/, the same calls (and micro-batches) as the REST endpoints.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from app.api.inputs import check_count
-from app.api.routes.poem import to_spec, write_poem
 from app.api.v2_tensors import NUMERIC, InferRequest, Tensor, bad
 from app.core.config import Settings
-from app.core.errors import ApiError, summarize, validation_errors
+from app.core.errors import invalid_fields
+from app.inference import poems
+from app.inference.houses import price
+from app.inference.images import classify
 from app.models.service import Serving
 from app.predictors.poem_generation import PoemSpec
-from app.schemas.house import HouseFeatures, HouseRowsError, validate_house_rows
+from app.schemas.house import validate_house_rows
 from app.schemas.house_columns import COLUMNS
+from app.schemas.pixels import out_of_range
 from app.schemas.poem import PoemRequest
 
 PLATFORM = "pytorch_torchscript"
@@ -57,7 +60,7 @@ TENSORS: dict[str, dict[str, list[dict[str, Any]]]] = {
             _spec(name, "BYTES" if kind == "text" else "INT64" if kind == "code" else "FP64", [-1])
             for name, kind, _ in COLUMNS
         ],
-        "outputs": [_spec("sale_price", "FP64", [-1])],
+        "outputs": [_spec("sale_price", "FP64", [-1]), _spec("warnings", "BYTES", [-1])],
     },
     "poem": {"inputs": [_spec("text_input", "BYTES", [1])], "outputs": [_spec("text_output", "BYTES", [1])]},
 }
@@ -65,17 +68,6 @@ TENSORS: dict[str, dict[str, list[dict[str, Any]]]] = {
 
 def metadata(name: str, version: str) -> dict[str, Any]:
     return {"name": name, "versions": [version], "platform": PLATFORM, **TENSORS[name]}
-
-
-@contextmanager
-def protocol_errors() -> Iterator[None]:
-    """Our 422s (a request the model cannot take) are the protocol's 400s; other statuses stay as they are."""
-    try:
-        yield
-    except ApiError as exc:
-        if exc.status_code == 422:
-            raise bad(exc.detail) from exc
-        raise
 
 
 def _only(request: InferRequest, model: str, name: str) -> Tensor:
@@ -98,10 +90,11 @@ async def infer_image(serving: Serving, request: InferRequest, settings: Setting
     check_count(count, limit=settings.max_list_items, noun="images")
     values = tensor.data.reshape(count, 28, 28).astype(np.float32)
     if tensor.datatype == "FP32":
-        wrong = np.flatnonzero(~((values >= 0) & (values <= 255)))  # NaN fails both comparisons
+        wrong = out_of_range(values)
         if wrong.size:
             raise bad(f"input 'pixels': element {wrong[0]} is {values.reshape(-1)[wrong[0]]:g}; values must be 0–255")
-    probabilities = np.stack(await serving.batcher.submit(list(values))).astype(np.float32)
+    results = await classify(serving, list(values))
+    probabilities = np.stack([r.probabilities for r in results]).astype(np.float32)
     return [
         Tensor("probabilities", "FP32", [count, probabilities.shape[1]], probabilities),
         Tensor("label", "INT64", [count], probabilities.argmax(axis=1).astype(np.int64)),
@@ -151,20 +144,15 @@ async def infer_house(serving: Serving, request: InferRequest, settings: Setting
     check_count(count, limit=settings.max_list_items, noun="houses")
     columns = {t.name: _house_values(t, count) for t in request.inputs}
     records = [{name: values[row] for name, values in columns.items()} for row in range(count)]
-    try:
-        houses: list[HouseFeatures] = validate_house_rows(records, first_row=0)
-    except HouseRowsError as exc:
-        raise bad(str(exc)) from exc
-    pricer = serving.predictor
-    features = await run_in_threadpool(pricer.features, [h.features() for h in houses])
-    prices = np.array(await serving.batcher.submit(features), dtype=np.float64)
-    return [Tensor("sale_price", "FP64", [count], prices)]
+    prices = await price(serving, validate_house_rows(records, first_row=0))  # rows counted from 0, as tensors are
+    warnings = np.array(["; ".join(p.warnings).encode() for p in prices], dtype=object)
+    return [Tensor("sale_price", "FP64", [count], np.array([p.sale_price for p in prices], dtype=np.float64)),
+            Tensor("warnings", "BYTES", [count], warnings)]  # fmt: skip
 
 
-def poem_spec(text: str, parameters: dict[str, Any], generator: Any, settings: Settings) -> PoemSpec:
-    """The poem a protocol request asks for, resolved and checked as /generate/poem does (its 422s are 400s)."""
-    with protocol_errors():
-        return to_spec(poem_request(text, parameters), generator, settings)
+def poem_spec(text: str, parameters: dict[str, Any], serving: Serving, settings: Settings) -> PoemSpec:
+    """The poem a protocol request asks for, validated and resolved exactly as /generate/poem's."""
+    return poems.prepare(serving, poem_request(text, parameters), settings)
 
 
 def poem_request(text: str, parameters: dict[str, Any]) -> PoemRequest:
@@ -175,7 +163,7 @@ def poem_request(text: str, parameters: dict[str, Any]) -> PoemRequest:
     try:
         return PoemRequest.model_validate({"start": text, **options})
     except ValidationError as exc:
-        raise bad(summarize(validation_errors(list(exc.errors())))) from exc
+        raise invalid_fields(list(exc.errors())) from exc
 
 
 async def infer_poem(serving: Serving, request: InferRequest, settings: Settings) -> list[Tensor]:
@@ -186,8 +174,8 @@ async def infer_poem(serving: Serving, request: InferRequest, settings: Settings
         text = tensor.data.reshape(-1)[0].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise bad("input 'text_input' is not UTF-8 text") from exc
-    spec = poem_spec(text, request.parameters, serving.predictor, settings)
-    result = await write_poem(serving.predictor, spec)
+    spec = poem_spec(text, request.parameters, serving, settings)
+    result = await poems.write(serving, spec)
     return [Tensor("text_output", "BYTES", [1], np.array([result["poem"].encode()], dtype=object))]
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from app.core import fast_json
-from app.core.errors import ApiError
+from app.core.errors import BadRequest
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 NUMERIC = {
@@ -40,8 +40,8 @@ NUMERIC = {
 DATATYPES = (*NUMERIC, "BYTES")
 
 
-def bad(message: str) -> ApiError:
-    return ApiError(400, "invalid_tensor", message)
+def bad(message: str) -> BadRequest:
+    return BadRequest(message, code="invalid_tensor")
 
 
 @dataclass
@@ -60,9 +60,6 @@ class InferRequest:
     outputs: list[str] | None = None  # the outputs asked for, by name; None = all
     binary_outputs: set[str] = field(default_factory=set)
     all_binary: bool = False
-
-    def input(self, name: str) -> Tensor:
-        return next(t for t in self.inputs if t.name == name)
 
 
 def as_object(value: Any, what: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
-from app.core.errors import ApiError
+from app.core.errors import TooManyRequests
 
 # kind -> (what the client has too many of, the setting that bounds it)
 KINDS = {
@@ -61,11 +61,9 @@ class ClientLimits:
                 self.on_refusal(kind)
             await asyncio.sleep(self.refusal_delay_s)
             noun, setting = KINDS[kind]
-            raise ApiError(
-                429,
-                "too_many_requests",
+            raise TooManyRequests(
                 f"this client already has {limit} {noun} in progress ({setting}); retry when one has finished",
-                headers={"Retry-After": str(self.retry_after_s)},
+                retry_after_s=self.retry_after_s,
             )
         self._in_flight[key] += 1
         try:

@@ -22,15 +22,24 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.errors import ApiError
+from app.core.errors import Unavailable
 
 logger = logging.getLogger("dlserve.batcher")
 SIDE_NICENESS = 19  # how much less CPU priority the side thread gets (Linux nice, 0-19)
+
+
+def inference_failed(model: str, exc: Exception) -> Unavailable:
+    return Unavailable(
+        f"the {model} model failed to run on this input ({type(exc).__name__}); the error is logged",
+        code="inference_failed",
+        model=model,
+    )
 
 
 def lower_priority() -> None:
@@ -66,7 +75,9 @@ class MicroBatcher:
         self.enabled, self.retry_after_s = enabled, retry_after_s
         self.on_depth = on_depth
         self._pending_items = 0
-        self.users = 0  # requests holding this batcher (ModelService.use): a replaced one stops when none do
+        self._users = 0  # requests holding this batcher (hold()): a replaced one stops once none does
+        self._idle = asyncio.Event()  # set while nothing is queued, running or held: what stop() waits for
+        self._idle.set()
         self.batch_sizes: list[int] = []  # recent batch sizes, for tests and metrics (bounded below)
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._last_batch_jobs = 0  # requests in the previous batch: >1 means concurrent traffic
@@ -88,6 +99,28 @@ class MicroBatcher:
         self._pending_items = count
         if self.on_depth is not None:
             self.on_depth(count)
+        self._update_idle()
+
+    @property
+    def users(self) -> int:
+        return self._users
+
+    @contextmanager
+    def hold(self) -> Iterator[MicroBatcher]:
+        """Keep this batcher running while a request uses it, even if a reload replaces it meanwhile."""
+        self._users += 1
+        self._update_idle()
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            self._update_idle()
+
+    def _update_idle(self) -> None:
+        if self._pending_items == 0 and self._users == 0:
+            self._idle.set()
+        else:
+            self._idle.clear()
 
     def run_batch(self, items: list[Any]) -> list[Any]:
         """One forward pass (on the model's thread), reported to `on_batch` for the metrics."""
@@ -97,16 +130,11 @@ class MicroBatcher:
             self.on_batch(self.name, len(items), time.perf_counter() - started)
         return results
 
-    def inference_failed(self, exc: Exception, requests: int) -> ApiError:
+    def inference_failed(self, exc: Exception, requests: int) -> Unavailable:
         """A model that raises is a fault of this model, not of the client or of the service: logged once
         with its traceback (a bug to fix), answered 503 naming the model but not the internals."""
         logger.error("model %s failed on a batch of %d requests", self.name, requests, exc_info=exc)
-        return ApiError(
-            503,
-            "inference_failed",
-            f"the {self.name} model failed to run on this input ({type(exc).__name__}); the error is logged",
-            model=self.name,
-        )
+        return inference_failed(self.name, exc)
 
     async def start(self) -> None:
         if self.enabled and self._worker is None:
@@ -114,8 +142,7 @@ class MicroBatcher:
 
     async def stop(self) -> None:
         """Finish what is queued (drain) and let the requests holding this batcher finish, then stop the worker."""
-        while self.pending_items > 0 or self.users > 0:
-            await asyncio.sleep(0.005)
+        await self._idle.wait()
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
@@ -128,11 +155,10 @@ class MicroBatcher:
         if not items:
             return []
         if self.pending_items + len(items) > self.max_queue_size:
-            raise ApiError(
-                503,
-                "queue_full",
+            raise Unavailable(
                 f"the {self.name} model is busy ({self.pending_items} items queued); retry shortly",
-                headers={"Retry-After": str(self.retry_after_s)},
+                code="queue_full",
+                retry_after_s=self.retry_after_s,
             )
         self.pending_items += len(items)
         try:

@@ -1,9 +1,10 @@
-"""Loading the committed models at startup, and knowing which ones are up.
+"""Loading one model folder: verified, loaded, optimized and made ready to serve.
 
 Each model folder holds `model.pt` (TorchScript), `meta.json` (with the sha256 of model.pt)
-and, for some, a side file (house: preprocess.json, poem: vocab.json). A model whose files are
-missing, corrupt or fail their checksum is recorded as down with the reason; the others still
-load, and its endpoints answer 503 with that reason.
+and, for some, a side file (house: preprocess.json, poem: vocab.json). A folder whose files are
+missing, corrupt or fail their checksum raises ModelLoadError with a one-line reason, which the
+service (app/models/service.py) records: the other models still load, and this one's endpoints
+answer 503 with that reason.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 
 import torch
 
-from app.core.errors import ApiError
 from app.models.optimize import optimize_for_serving
 
 logger = logging.getLogger("dlserve.models")
@@ -112,52 +112,3 @@ def load_prepared(
 
 def describe_failure(exc: Exception) -> str:
     return str(exc) if isinstance(exc, ModelLoadError) else f"{type(exc).__name__}: {exc}"
-
-
-class ModelRegistry:
-    """The loaded models by name, and the reason for each one that is down."""
-
-    def __init__(self) -> None:
-        self.models: dict[str, LoadedModel] = {}
-        self.failures: dict[str, str] = {}
-        self.warmed: set[str] = set()
-
-    def load_all(
-        self,
-        model_dir: Path,
-        device: torch.device,
-        prepare: Callable[[LoadedModel], None],
-        *,
-        optimize: bool = False,
-    ) -> None:
-        """Load every model (optimized for inference if asked); `prepare` builds its predictor and warms it up."""
-        for name in MODEL_NAMES:
-            try:
-                loaded = load_prepared(name, model_dir, device, prepare, optimize=optimize)
-            except Exception as exc:  # one broken model must not stop the others
-                self.failures[name] = describe_failure(exc)
-                logger.error("model %s is down: %s", name, self.failures[name])
-                continue
-            self.install(loaded)
-
-    def install(self, loaded: LoadedModel) -> None:
-        """Make `loaded` the model served under its name (replacing any other version)."""
-        self.models[loaded.name] = loaded
-        self.failures.pop(loaded.name, None)
-        self.warmed.add(loaded.name)
-
-    def remove(self, name: str, reason: str) -> None:
-        """Take a model out of service; its endpoints answer 503 with `reason`."""
-        self.models.pop(name, None)
-        self.warmed.discard(name)
-        self.failures[name] = reason
-
-    def get(self, name: str) -> LoadedModel:
-        if name in self.models:
-            return self.models[name]
-        reason = self.failures.get(name, "not loaded")
-        raise ApiError(503, "model_unavailable", f"the {name} model is unavailable: {reason}", model=name)
-
-    @property
-    def ready(self) -> bool:
-        return all(name in self.warmed for name in MODEL_NAMES)

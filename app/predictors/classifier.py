@@ -7,23 +7,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.models.registry import LoadedModel
 from app.predictors.saliency import gradient_times_input
 
 
 class ImageClassifier:
-    """Runs a batch of 28×28 arrays (0–255, light on dark) through the model; returns probabilities."""
+    """Runs a batch of 28×28 arrays (0–255, light on dark) through the model; returns probabilities.
 
-    def __init__(self, loaded: LoadedModel) -> None:
-        self.loaded = loaded
-        output = loaded.meta.get("output", {})
-        self.classes: list[str] = output.get("classes", [str(i) for i in range(10)])
-        self.classes_zh: list[str] | None = output.get("classes_zh")
+    `module` is what serves (possibly frozen and optimized); `differentiable` the module to take gradients
+    through for saliency maps (the committed one: optimized modules have no backward).
+    """
+
+    def __init__(self, module: Any, differentiable: Any, device: torch.device, version: str,
+                 classes: list[str] | None = None, classes_zh: list[str] | None = None) -> None:  # fmt: skip
+        self.module, self.differentiable, self.device, self.version = module, differentiable, device, version
+        self.classes: list[str] = classes or [str(i) for i in range(10)]
+        self.classes_zh = classes_zh
 
     def run_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        x = torch.from_numpy(np.stack(images).astype(np.float32, copy=False)).unsqueeze(1).to(self.loaded.device)
+        x = torch.from_numpy(np.stack(images).astype(np.float32, copy=False)).unsqueeze(1).to(self.device)
         with torch.inference_mode():
-            probabilities = torch.softmax(self.loaded.module(x).float(), dim=1).cpu().numpy()
+            probabilities = torch.softmax(self.module(x).float(), dim=1).cpu().numpy()
         return list(probabilities)
 
     def explain(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -35,10 +38,10 @@ class ImageClassifier:
         """
         probabilities = self.run_batch(images)
         labels = [int(p.argmax()) for p in probabilities]
-        maps = gradient_times_input(self.loaded.differentiable, images, labels, self.loaded.device)
+        maps = gradient_times_input(self.differentiable, images, labels, self.device)
         return list(zip(probabilities, maps, images, strict=True))
 
-    def warmup(self, loaded: LoadedModel) -> None:
+    def warmup(self) -> None:
         self.run_batch([np.zeros((28, 28), np.float32)])
 
     def describe(self, probabilities: np.ndarray) -> dict[str, Any]:
@@ -49,5 +52,5 @@ class ImageClassifier:
         if self.classes_zh is not None:  # fashion: names in English and Chinese
             answer["class_name"] = self.classes[label]
             answer["class_name_zh"] = self.classes_zh[label]
-        answer["model_version"] = self.loaded.version
+        answer["model_version"] = self.version
         return answer

@@ -1,7 +1,7 @@
 """Parsing uploaded CSV files in Kaggle's formats, with errors that name the row and column.
 
-Errors are raised as ApiError (413 for a limit, 422 for content), so the batch endpoints only
-have to call these functions.
+Errors are typed (TooLarge for a limit, InvalidInput with code `invalid_csv` for content), so the
+batch endpoints only have to call these functions.
 """
 
 from __future__ import annotations
@@ -12,8 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.core.errors import ApiError
+from app.core.errors import InvalidInput, TooLarge
 from app.predictors.image_input import N_PIXELS, pixel_columns
+from app.schemas.pixels import out_of_range
+
+
+def invalid_csv(detail: str) -> InvalidInput:
+    return InvalidInput(detail, code="invalid_csv")
 
 
 def read_csv(data: bytes, *, max_rows: int, **options: Any) -> pd.DataFrame:
@@ -21,15 +26,15 @@ def read_csv(data: bytes, *, max_rows: int, **options: Any) -> pd.DataFrame:
     # Count lines first: cheap, and it keeps a 10-million-row upload from being parsed at all.
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if lines - 1 > max_rows:
-        raise ApiError(413, "too_large", f"the CSV has {lines - 1:,} rows; the limit is {max_rows:,} (MAX_CSV_ROWS)")
+        raise TooLarge(f"the CSV has {lines - 1:,} rows; the limit is {max_rows:,} (MAX_CSV_ROWS)")
     try:
         frame = pd.read_csv(io.BytesIO(data), **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(422, "invalid_csv", f"the file is not a readable CSV: {str(exc).strip()[:200]}") from exc
+        raise invalid_csv(f"the file is not a readable CSV: {str(exc).strip()[:200]}") from exc
     if frame.empty:
-        raise ApiError(422, "invalid_csv", "the CSV has a header but no rows")
+        raise invalid_csv("the CSV has a header but no rows")
     if len(frame) > max_rows:
-        raise ApiError(413, "too_large", f"the CSV has {len(frame):,} rows; the limit is {max_rows:,} (MAX_CSV_ROWS)")
+        raise TooLarge(f"the CSV has {len(frame):,} rows; the limit is {max_rows:,} (MAX_CSV_ROWS)")
     return frame
 
 
@@ -52,22 +57,17 @@ def parse_pixel_csv(data: bytes, *, max_rows: int) -> np.ndarray:
     if pixels not in (pixel_columns(0), pixel_columns(1)):
         expected = pixel_columns(1) if "pixel784" in columns else pixel_columns(0)
         problem = _unexpected_columns(pixels, expected) or "pixel columns out of order"
-        raise ApiError(
-            422,
-            "invalid_csv",
+        raise invalid_csv(
             f"expected an optional `label` and {N_PIXELS} pixel columns "
-            f"(pixel0..pixel783 or pixel1..pixel784): {problem}",
+            f"(pixel0..pixel783 or pixel1..pixel784): {problem}"
         )
-    values = frame[pixels].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values) | (values < 0) | (values > 255)
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
+    values = frame[pixels].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)  # text → NaN
+    bad = out_of_range(values)
+    if bad.size:
+        row, col = divmod(int(bad[0]), N_PIXELS)
         raw = frame[pixels[col]].iloc[row]
-        raise ApiError(
-            422,
-            "invalid_csv",
-            f"row {row + 1}, column {pixels[col]}: {raw!r} is not a number in 0–255 "
-            f"({int(bad.sum()):,} bad cells in all)",
+        raise invalid_csv(
+            f"row {row + 1}, column {pixels[col]}: {raw!r} is not a number in 0–255 ({bad.size:,} bad cells in all)"
         )
     return values.astype(np.float32).reshape(-1, 28, 28)
 
@@ -81,10 +81,10 @@ def parse_house_csv(data: bytes, *, max_rows: int, features: list[str]) -> tuple
     extra = [c for c in columns if c not in allowed]
     if extra or "Id" not in columns:
         problem = f"unknown columns {extra[:10]}" if extra else "no `Id` column"
-        raise ApiError(422, "invalid_csv", f"expected Kaggle's columns (Id and the 79 features): {problem}")
+        raise invalid_csv(f"expected Kaggle's columns (Id and the 79 features): {problem}")
     ids = pd.to_numeric(frame["Id"], errors="coerce")
     if ids.isna().any() or (ids % 1 != 0).any():
         row = int(np.flatnonzero(ids.isna() | (ids % 1 != 0))[0])
-        raise ApiError(422, "invalid_csv", f"row {row + 1}: Id {frame['Id'].iloc[row]!r} is not an integer")
+        raise invalid_csv(f"row {row + 1}: Id {frame['Id'].iloc[row]!r} is not an integer")
     records = frame[[c for c in columns if c in features]].astype(object).where(frame.notna(), None)
     return [int(i) for i in ids], records.to_dict(orient="records")

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from app.models.registry import LoadedModel
 from app.predictors.house_features import transform
 
 
 class HousePricer:
-    def __init__(self, loaded: LoadedModel) -> None:
-        self.loaded = loaded
-        self.spec: dict[str, Any] = loaded.side or {}
+    """`spec` is the model's preprocess.json: the exported preprocessing, as plain data."""
+
+    def __init__(self, module: Any, spec: dict[str, Any], device: torch.device) -> None:
+        self.module, self.spec, self.device = module, spec, device
 
     def features(self, rows: list[dict[str, Any]]) -> list[np.ndarray]:
         """Kaggle-named records (missing keys and None allowed) → one feature vector per row."""
@@ -28,10 +28,10 @@ class HousePricer:
         return list(matrix)
 
     def run_batch(self, features: list[np.ndarray]) -> list[float]:
-        x = torch.from_numpy(np.stack(features)).to(self.loaded.device)
+        x = torch.from_numpy(np.stack(features)).to(self.device)
         with torch.inference_mode():
-            log_price = self.loaded.module(x).double().cpu().numpy()
+            log_price = self.module(x).double().cpu().numpy()
         return [float(p) for p in np.exp(log_price)]
 
-    def warmup(self, loaded: LoadedModel) -> None:
+    def warmup(self) -> None:
         self.run_batch(self.features([{}]))

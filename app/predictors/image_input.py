@@ -11,10 +11,11 @@ import io
 import struct
 import warnings
 import zlib
-from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.core.errors import InvalidInput, TooLarge
 
 SIDE = 28
 N_PIXELS = SIDE * SIDE
@@ -35,40 +36,10 @@ def pixel_columns(first_index: int) -> list[str]:
     return [f"pixel{i}" for i in range(first_index, first_index + N_PIXELS)]
 
 
-class ImageInputError(ValueError):
-    """A client's image or pixel input is unusable; `str(exc)` is a clear message for a 4xx answer.
+class InvalidImage(InvalidInput):
+    """A client's image is unusable (not an image, corrupt, blank); its message is meant for the answer."""
 
-    `status_code` is 413 for inputs that are too large (bytes or pixel count), 422 for everything else.
-    """
-
-    def __init__(self, message: str, status_code: int = 422) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-def pixels_to_array(pixels: Sequence[float] | Sequence[Sequence[float]]) -> np.ndarray:
-    """Check a Kaggle-format row (784 values, or 28 rows of 28) and return it as float32 28×28, otherwise untouched.
-
-    Rows from the Kaggle CSVs are already in model format, so any resizing here would only move them away from it.
-    """
-    try:
-        values = np.asarray(pixels, dtype=np.float64)
-    except (TypeError, ValueError) as exc:  # strings, None, or ragged nested lists
-        raise ImageInputError("pixels must be a list of 784 numbers or 28 lists of 28 numbers") from exc
-    if values.ndim == 2 and values.shape != (SIDE, SIDE):
-        raise ImageInputError(f"expected 28 rows of 28 pixel values, got shape {values.shape[0]}×{values.shape[1]}")
-    if values.ndim not in (1, 2):
-        raise ImageInputError(f"expected 784 pixel values, got an array with {values.ndim} dimensions")
-    flat = values.reshape(-1)
-    if flat.size != N_PIXELS:
-        raise ImageInputError(f"expected {N_PIXELS} pixel values, got {flat.size}")
-    bad = np.flatnonzero(~np.isfinite(flat))
-    if bad.size:
-        raise ImageInputError(f"pixel {bad[0]} is not a finite number")
-    bad = np.flatnonzero((flat < 0) | (flat > 255))
-    if bad.size:
-        raise ImageInputError(f"pixel {bad[0]} is {flat[bad[0]]:g}, outside 0–255")
-    return flat.astype(np.float32).reshape(SIDE, SIDE)
+    code = "invalid_image"
 
 
 def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
@@ -78,25 +49,23 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image
     small compressed file can expand to gigabytes of pixels.
     """
     if len(data) > max_bytes:
-        raise ImageInputError(f"image is {len(data)} bytes, more than the limit of {max_bytes} bytes", 413)
+        raise TooLarge(f"image is {len(data)} bytes, more than the limit of {max_bytes} bytes")
     if not data:
-        raise ImageInputError("empty image")
+        raise InvalidImage("empty image")
     with warnings.catch_warnings():
         # Pillow only warns between MAX_IMAGE_PIXELS and twice that; an error is what we want either way.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)  # lazy: reads the header only
         except UnidentifiedImageError as exc:  # before _DECODE_ERRORS: it is an OSError too
-            raise ImageInputError("not a recognised image format (send PNG, JPEG, GIF, BMP, WebP or TIFF)") from exc
+            raise InvalidImage("not a recognised image format (send PNG, JPEG, GIF, BMP, WebP or TIFF)") from exc
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageInputError(f"image has too many pixels (the limit is {max_pixels})", 413) from exc
+            raise TooLarge(f"image has too many pixels (the limit is {max_pixels})") from exc
         except _DECODE_ERRORS as exc:  # a known format whose header is damaged
-            raise ImageInputError("could not decode image (truncated or corrupt)") from exc
+            raise InvalidImage("could not decode image (truncated or corrupt)") from exc
         width, height = image.size
         if width * height > max_pixels:
-            raise ImageInputError(
-                f"image is {width}×{height} = {width * height} pixels, more than the limit of {max_pixels}", 413
-            )
+            raise TooLarge(f"image is {width}×{height} = {width * height} pixels, more than the limit of {max_pixels}")
         try:
             # Animated GIF/WebP and multi-page TIFF open on their first frame; load() decodes only that one.
             # load() must run here: Pillow decodes lazily, and truncation only shows once the pixels are read.
@@ -105,9 +74,9 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image
             image = ImageOps.exif_transpose(image)
             return _to_grayscale(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageInputError(f"image has too many pixels (the limit is {max_pixels})", 413) from exc
+            raise TooLarge(f"image has too many pixels (the limit is {max_pixels})") from exc
         except _DECODE_ERRORS as exc:
-            raise ImageInputError("could not decode image (truncated or corrupt)") from exc
+            raise InvalidImage("could not decode image (truncated or corrupt)") from exc
 
 
 def _to_grayscale(image: Image.Image) -> Image.Image:
@@ -183,11 +152,11 @@ def normalize_digit(image: Image.Image) -> np.ndarray:
     # Subtract the background and stretch the ink to full white: MNIST digits peak at 255 whatever the pen was.
     values = np.clip(values - background, 0, None)
     if values.max() < MIN_CONTRAST:
-        raise ImageInputError("the image contains no visible digit")
+        raise InvalidImage("the image contains no visible digit")
     values *= 255.0 / values.max()
     box = _content_box(values, INK_THRESHOLD)
     if box is None:
-        raise ImageInputError("the image contains no visible digit")
+        raise InvalidImage("the image contains no visible digit")
     patch = _resize(values[box], DIGIT_BOX)
     if patch.max() > 0:  # thin strokes fade when shrunk a lot; MNIST strokes are solid
         patch *= 255.0 / patch.max()
@@ -216,7 +185,7 @@ def normalize_fashion(image: Image.Image) -> np.ndarray:
             # An item filling the whole 28×28 frame (a few Fashion-MNIST shirts and bags): its border is the
             # item, not background, so there is nothing to trim — it is already in the dataset's format.
             return raw
-        raise ImageInputError("the image contains no visible item")
+        raise InvalidImage("the image contains no visible item")
     if is_already_model_format(original):
         return original.astype(np.float32)
     # Map the background to 0 but keep white at 255 rather than stretching to the item's maximum: in Fashion-MNIST
@@ -224,7 +193,7 @@ def normalize_fashion(image: Image.Image) -> np.ndarray:
     values *= 255.0 / (255.0 - background)
     box = _content_box(values, TRIM_THRESHOLD)
     if box is None:
-        raise ImageInputError("the image contains no visible item")
+        raise InvalidImage("the image contains no visible item")
     item = _resize(values[box], SIDE)
     out = np.zeros((SIDE, SIDE), dtype=np.float32)
     # An odd margin goes to the top/left, as Fashion-MNIST does it (our round-trip test error: 13.4 → 12.4).

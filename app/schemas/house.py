@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from app.core.errors import InvalidInput
 from app.schemas.house_columns import COLUMNS, RANGES_FILE
 
 FEATURES = [name for name, _, _ in COLUMNS]
@@ -164,12 +165,13 @@ class SalePrice(BaseModel):
     )
 
 
-class HouseRowsError(ValueError):
+class HouseRowsError(InvalidInput):
     """Rows that fail validation: the message names each (up to five) by row and column."""
 
 
 def validate_house_rows(records: list[dict[str, Any]], first_row: int = 1) -> list[Any]:
-    """Validate rows (CSV lines, v2 tensors) with the schema of JSON requests; errors name the row and column."""
+    """Validate rows (CSV lines, v2 tensors) with the schema of JSON requests — the same HouseFeatures, so every
+    door gives the same verdict for the same row; errors name the row (counted from `first_row`) and column."""
     houses, errors = [], []
     for number, record in enumerate(records, start=first_row):
         try:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.schemas import image_examples as ex
+from app.schemas.pixels import out_of_range
 
 
 class ImageInput(BaseModel):
@@ -37,9 +38,9 @@ class ImageInput(BaseModel):
     @field_validator("pixels")
     @classmethod
     def pixels_in_range(cls, pixels: list[float] | None) -> list[float] | None:
-        for i, value in enumerate(pixels or ()):
-            if not 0.0 <= value <= 255.0:  # also false for NaN
-                raise ValueError(f"pixel {i} is {value}, outside 0–255")
+        bad = out_of_range(pixels) if pixels else ()
+        if len(bad):
+            raise ValueError(f"pixel {bad[0]} is {pixels[bad[0]]}, outside 0–255")
         return pixels
 
 

@@ -1,4 +1,8 @@
-"""Schemas for /generate/poem and /generate/poem/stream."""
+"""Schemas for /generate/poem and /generate/poem/stream; the v2 door validates its parameters with them too.
+
+The request's limits live here and only here: every door that writes a poem validates it with PoemRequest,
+and the generator trusts what passed (it checks only the vocabulary and the tone patterns).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.predictors.poem_generation import MIN_TEMPERATURE
+# Below 0.05 sampling is already all but greedy; far below, `logits / temperature` overflows to inf and the
+# sampling distribution to NaN (a fuzzer found 6.6e-153 → 500). Hence a floor, not just > 0.
+MIN_TEMPERATURE = 0.05
+MAX_TEMPERATURE = 2.0
+MAX_SEED = 2**53  # JSON's exact-integer range: a browser can send any seed back unchanged
 
 
 class PoemRequest(BaseModel):
@@ -34,8 +42,8 @@ class PoemRequest(BaseModel):
     line_num: Literal[4, 8] = Field(4, description="Lines (句) as poets count them: 4 = 绝句, 8 = 律诗.")
     line_length: Literal[5, 7] = Field(7, description="Characters per line: 5 (五言) or 7 (七言).")
     temperature: float = Field(
-        0.8, ge=MIN_TEMPERATURE, le=2, allow_inf_nan=False,
-        description=f"Sampling temperature, {MIN_TEMPERATURE}–2: lower is safer, higher is bolder.",
+        0.8, ge=MIN_TEMPERATURE, le=MAX_TEMPERATURE, allow_inf_nan=False,
+        description=f"Sampling temperature, {MIN_TEMPERATURE}–{MAX_TEMPERATURE:g}: lower is safer, higher is bolder.",
     )  # fmt: skip
     top_k: int = Field(20, ge=1, le=500, description="Sample only among the k most likely characters.")
     rhyme: Literal["pingshui", "xinyun", "none"] = Field(
@@ -48,7 +56,9 @@ class PoemRequest(BaseModel):
         description="平仄: strict = one of the standard patterns of 绝句/律诗 at every character; loose = the same "
         "with 一三五不论 (the 1st, 3rd, 5th characters free); none = line ends only.",
     )
-    seed: int | None = Field(None, ge=0, le=2**53, description="Same seed and request → same poem; omitted = random.")
+    seed: int | None = Field(
+        None, ge=0, le=MAX_SEED, description="Same seed and request → same poem; omitted = random."
+    )
 
 
 class Poem(BaseModel):

@@ -67,12 +67,14 @@ def test_a_list_is_answered_with_a_list_in_the_same_order(client, mnist):
         assert np.allclose(together["probabilities"], single["probabilities"], atol=1e-5)
 
 
+@pytest.mark.dataset
 def test_500_mnist_uploads_half_of_them_drawn_dark_on_white_are_98_percent_right(client, mnist):
     images, labels = sample(*mnist, 500)
     accuracy = upload_accuracy(client, PATH, images, labels)
     assert accuracy >= 0.98
 
 
+@pytest.mark.dataset
 def test_batch_answers_kaggle_submission_for_the_real_test_csv(labelled_answer, mnist):
     _, labels = mnist
     assert list(labelled_answer.columns) == ["ImageId", "Label"]
@@ -81,12 +83,14 @@ def test_batch_answers_kaggle_submission_for_the_real_test_csv(labelled_answer, 
     assert accuracy >= 0.99
 
 
+@pytest.mark.dataset
 def test_batch_without_label_column_gives_the_same_answers(client, unlabelled_csv, labelled_answer):
     first_thousand = b"\n".join(unlabelled_csv.split(b"\n")[:1001]) + b"\n"
     answer = read_csv_answer(upload(client, BATCH, first_thousand, "test.csv"), "ImageId,Label")
     pd.testing.assert_frame_equal(answer, labelled_answer.iloc[:1000])
 
 
+@pytest.mark.dataset
 def test_batch_of_kaggle_size_is_answered_in_one_request(client, unlabelled_csv, labelled_answer):
     header, rows = unlabelled_csv.split(b"\n", 1)
     lines = rows.rstrip(b"\n").split(b"\n")

@@ -70,7 +70,7 @@ def boom(*args, **kwargs):
 
 @pytest.mark.parametrize("path", ["/predict/digit", "/predict/digit/batch"])
 def test_a_model_that_raises_is_a_503_naming_it_and_its_traceback_is_logged(fresh_client, monkeypatch, caplog, path):
-    monkeypatch.setattr(fresh_client.app.state.service.batchers["digit"], "_run_batch", boom)
+    monkeypatch.setattr(fresh_client.app.state.service.serving["digit"].batcher, "_run_batch", boom)
     caplog.set_level(logging.ERROR, logger="dlserve")
     if path.endswith("/batch"):
         response = upload(fresh_client, path, ONE_ROW_CSV, "test.csv")
@@ -85,7 +85,7 @@ def test_a_model_that_raises_is_a_503_naming_it_and_its_traceback_is_logged(fres
 
 
 def test_a_poem_model_that_raises_is_a_503(fresh_client, monkeypatch, caplog):
-    monkeypatch.setattr(fresh_client.app.state.service.predictors["poem"], "generate", boom)
+    monkeypatch.setattr(fresh_client.app.state.service.serving["poem"].predictor, "generate", boom)
     caplog.set_level(logging.ERROR, logger="dlserve")
     response = fresh_client.post("/generate/poem", json={"seed": 1})
     assert_error(response, 503, "inference_failed", "the poem model failed to run on this input (RuntimeError)")
@@ -95,7 +95,7 @@ def test_a_poem_model_that_raises_is_a_503(fresh_client, monkeypatch, caplog):
 
 
 def test_any_other_unexpected_error_is_a_generic_500_and_its_traceback_is_logged(fresh_client, monkeypatch, caplog):
-    monkeypatch.setattr(fresh_client.app.state.service.predictors["digit"], "describe", boom)
+    monkeypatch.setattr(fresh_client.app.state.service.serving["digit"].predictor, "describe", boom)
     caplog.set_level(logging.ERROR, logger="dlserve")
     response = fresh_client.post("/predict/digit", json={"pixels": DIGIT_PIXELS})
     assert response.status_code == 500
@@ -111,7 +111,7 @@ def test_an_error_during_a_poem_stream_is_reported_in_band_and_logged(fresh_clie
         yield "风"
         boom()
 
-    monkeypatch.setattr(fresh_client.app.state.service.predictors["poem"], "stream", two_characters_then_boom)
+    monkeypatch.setattr(fresh_client.app.state.service.serving["poem"].predictor, "stream", two_characters_then_boom)
     caplog.set_level(logging.ERROR, logger="dlserve")
     events = read_events(fresh_client.post("/generate/poem/stream", json={"seed": 1}))
     assert events == [("char", {"index": 0, "char": "春"}), ("char", {"index": 1, "char": "风"}),

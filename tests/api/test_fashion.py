@@ -47,12 +47,14 @@ def test_list_answers_carry_the_names_of_their_labels(client, fashion, classes):
         assert (answer["class_name"], answer["class_name_zh"]) == (english[answer["label"]], chinese[answer["label"]])
 
 
+@pytest.mark.dataset
 def test_500_fashion_uploads_half_of_them_dark_on_white_are_90_percent_right(client, fashion):
     images, labels = helpers.sample(*fashion, 500)
     accuracy = helpers.upload_accuracy(client, PATH, images, labels)
     assert accuracy >= 0.90
 
 
+@pytest.mark.dataset
 def test_batch_on_the_real_test_csv_is_93_percent_right(client, fashion):
     _, labels = fashion
     response = helpers.upload(client, BATCH, FASHION_TEST.read_bytes(), "test.csv")

@@ -21,6 +21,8 @@ from tests.api.conftest import DATA
 from tests.deploy.live_server import serving
 from training.data.images import read_image_csv
 
+pytestmark = pytest.mark.live
+
 MODELS = ("digit", "fashion", "house", "poem")
 ADMIN = {"X-Admin-Key": "triton-admin"}  # the repository tests need model control on
 

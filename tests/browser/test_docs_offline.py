@@ -10,6 +10,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from app import __version__
 from app.schemas.image_examples import DIGIT_PNG_BASE64
 from tests.browser.chromium import (
     failed_loads,
@@ -20,6 +21,8 @@ from tests.browser.chromium import (
     wait_for,
 )
 from tests.deploy.live_server import serving
+
+pytestmark = pytest.mark.browser
 
 API_KEY = "docs-key-42"
 
@@ -126,7 +129,7 @@ def test_redoc_renders_every_operation_offline(server, browser):
     forget_history(browser)
     browser.get(f"{server.url}/redoc")
     title = wait_for(browser, ".api-info h1")
-    assert title.text == "dlserve (0.4.0)"
+    assert title.text == f"dlserve ({__version__})"
     WebDriverWait(browser, 30).until(
         lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-section-id^='operation/']")) == 27
     )

@@ -30,6 +30,8 @@ from tests.browser.chromium import (
 from tests.deploy.live_server import ROOT, serving
 from training.data.images import read_image_csv
 
+pytestmark = pytest.mark.browser
+
 API_KEY = "playground-key-7"
 FASHION_NAMES = json.loads((ROOT / "models" / "fashion" / "meta.json").read_text(encoding="utf-8"))["output"]["classes"]
 HOUSE_FIELDS = json.loads((ROOT / "app" / "static" / "playground" / "house_fields.json").read_text(encoding="utf-8"))

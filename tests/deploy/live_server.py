@@ -77,6 +77,13 @@ class LiveServer:
                 raise AssertionError(f"no such log line after {timeout} s:\n{self.log()[-3000:]}")
             time.sleep(0.05)
 
+    def settle(self) -> None:
+        """Return once everything the server logged so far is in the log: a marked request's own line is written
+        after every earlier one (one writer, in order), so no fixed sleep has to guess how long that takes."""
+        marker = f"settle-{time.perf_counter_ns()}"
+        httpx.get(f"{self.url}/health/live", headers={"X-Request-ID": marker}, timeout=10)
+        self.wait_for_log_entry(lambda entry: entry.get("request_id") == marker)
+
     def terminate(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=60)

@@ -15,6 +15,8 @@ from app.core.config import Settings
 from app.main import create_app
 from tests.deploy.test_kubernetes import KUBERNETES_VERSIONS
 
+pytestmark = pytest.mark.k8s
+
 MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "kserve" / "inferenceservice.yaml"
 # v1beta1 PredictorSpec: ComponentExtensionSpec fields plus the PodSpec fields a custom container uses.
 PREDICTOR_FIELDS = {"minReplicas", "maxReplicas", "containerConcurrency", "timeout", "scaleTarget", "scaleMetric",

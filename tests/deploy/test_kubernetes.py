@@ -17,6 +17,8 @@ from app.core.config import Settings
 from app.core.metrics import Metrics
 from app.main import create_app
 
+pytestmark = pytest.mark.k8s
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 # The oldest and the newest minor version still served by the main cloud providers when this was written.

@@ -12,6 +12,8 @@ import pytest
 from app.schemas.image_examples import DIGIT_PIXELS
 from tests.deploy.live_server import LiveServer
 
+pytestmark = pytest.mark.live
+
 API_KEY = "test-key-123"
 DIGIT = {"pixels": DIGIT_PIXELS}
 
@@ -93,7 +95,7 @@ def test_a_client_that_leaves_mid_body_is_one_info_line_and_a_499_not_an_error(s
         time.sleep(0.2)  # the server is now waiting for the rest of the body
     entry = server.wait_for_log_entry(lambda e: e.get("request_id") == "gone-halfway")
     assert (entry["level"], entry["status"], entry["path"]) == ("info", 499, "/predict/digit")
-    time.sleep(0.2)
+    server.settle()
     log = server.log()
     assert "Traceback" not in log and "Exception in ASGI application" not in log
     assert [e for e in server.log_entries() if e["level"] == "error"] == []
@@ -173,7 +175,7 @@ def test_uploads_and_streams_abandoned_halfway_leave_no_error_and_no_queued_work
         conn.sendall(b"POST /generate/poem/stream HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                      + f"X-API-Key: {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)  # fmt: skip
         assert conn.recv(200).startswith(b"HTTP/1.1 200")
-    time.sleep(0.5)
+    server.settle()
     assert [e for e in server.log_entries() if e["level"] in ("error", "critical")] == []
     assert "Traceback" not in server.log()
     metrics = httpx.get(f"{server.url}/metrics").text
@@ -220,5 +222,5 @@ def test_a_poem_stream_whose_client_never_reads_holds_nothing_up(server):
     finally:
         for conn in idle:
             conn.close()
-    time.sleep(0.3)
+    server.settle()
     assert [e for e in server.log_entries() if e["level"] in ("error", "critical")] == []

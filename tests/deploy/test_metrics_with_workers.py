@@ -11,6 +11,8 @@ from app.schemas.image_examples import DIGIT_PIXELS
 from tests.deploy.live_server import LiveServer
 from tests.deploy.test_live_server import metric
 
+pytestmark = pytest.mark.live
+
 REQUESTS = 60
 DIGIT_OK = {"endpoint": "/predict/digit", "method": "POST", "status": "200"}
 

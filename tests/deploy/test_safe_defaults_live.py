@@ -18,6 +18,8 @@ import pytest
 from app.schemas.image_examples import DIGIT_PIXELS
 from tests.deploy.live_server import ROOT, LiveServer, serving
 
+pytestmark = pytest.mark.live
+
 DIGIT = json.dumps({"pixels": DIGIT_PIXELS}).encode()
 JSON = {"Content-Type": "application/json"}
 
@@ -107,7 +109,8 @@ def test_a_client_hammering_explain_gets_429s_while_another_keeps_its_latency(tm
                                   stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
         try:
             assert hammer.stdout.readline().strip() == "started"
-            time.sleep(0.5)
+            while 'kind="explain"' not in httpx.get(f"{live.url}/metrics").text:  # until it has been refused once
+                time.sleep(0.05)
             busy = statistics.median(timed_digits(live.port, 300))
             statuses = json.loads(hammer.communicate("", timeout=60)[0])
         finally:

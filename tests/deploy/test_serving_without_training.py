@@ -16,6 +16,8 @@ from app.schemas.house import EXAMPLE
 from app.schemas.image_examples import DIGIT_PIXELS, FASHION_PIXELS
 from tests.deploy.live_server import ROOT, LiveServer
 
+pytestmark = pytest.mark.live
+
 # Modules that only `.[train]` or `.[dev]` install (httpx and pytest are the tests' own).
 NOT_INSTALLED_FOR_SERVING = (
     "training", "sklearn", "scipy", "matplotlib", "tqdm", "opencc", "pypinyin", "httpx", "pytest",

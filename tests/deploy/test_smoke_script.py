@@ -8,6 +8,8 @@ import pytest
 from deploy.smoke_check import BURST, Smoke
 from tests.deploy.live_server import ROOT, serving
 
+pytestmark = pytest.mark.live
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

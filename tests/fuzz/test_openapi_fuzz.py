@@ -21,6 +21,8 @@ from app.core.config import Settings
 from app.main import create_app
 from tests.api.conftest import MODELS
 
+pytestmark = pytest.mark.fuzz
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 # make test: the same cases every run, so CI cannot fail by luck; make fuzz (FUZZ_RANDOM=1): new ones each run.
 RANDOM = os.environ.get("FUZZ_RANDOM") == "1"

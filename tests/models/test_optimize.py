@@ -25,6 +25,7 @@ def committed(name: str) -> torch.jit.ScriptModule:
 
 
 @pytest.mark.parametrize("name", ["digit", "fashion"])
+@pytest.mark.dataset
 def test_optimized_classifiers_agree_with_the_committed_ones_on_all_10000_test_images(name):
     module = committed(name)
     served, optimized = optimize_for_serving(name, module, None, CPU)

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, features
 
+from app.core.errors import ServiceError, TooLarge
 from app.predictors.image_input import (
-    ImageInputError,
+    InvalidImage,
     decode_image,
     is_already_model_format,
     normalize_digit,
     normalize_fashion,
-    pixels_to_array,
 )
 from training.data.images import read_image_csv
 
@@ -67,46 +67,13 @@ def _png_header_only(width: int, height: int) -> bytes:
     )
 
 
-def _raises(status: int, message: str, func, *args, **kwargs) -> ImageInputError:
-    with pytest.raises(ImageInputError) as caught:
+def _raises(status: int, message: str, func, *args, **kwargs) -> ServiceError:
+    """The failure `func` raises: too large (a 413) or an unusable image (a 422, code invalid_image)."""
+    with pytest.raises(ServiceError) as caught:
         func(*args, **kwargs)
-    assert caught.value.status_code == status
-    assert str(caught.value) == message
+    assert type(caught.value) is {413: TooLarge, 422: InvalidImage}[status]
+    assert caught.value.detail == message
     return caught.value
-
-
-# --- pixels_to_array ---------------------------------------------------------------------------------------------
-
-
-def test_pixels_784_values_are_returned_exactly_as_28x28_float32():
-    pixels = [(i * 37 % 511) / 2 for i in range(784)]  # 0–255 in halves: floats must survive untouched
-    out = pixels_to_array(pixels)
-    assert out.dtype == np.float32 and out.shape == (28, 28)
-    assert out.reshape(-1).tolist() == pixels
-
-
-def test_pixels_as_28_rows_of_28_are_accepted():
-    rows = [[float(r * 28 + c) % 256 for c in range(28)] for r in range(28)]
-    assert pixels_to_array(rows).tolist() == rows
-
-
-@pytest.mark.parametrize(
-    ("pixels", "message"),
-    [
-        ([0] * 783, "expected 784 pixel values, got 783"),
-        ([0] * 785, "expected 784 pixel values, got 785"),
-        ([[0] * 28] * 27, "expected 28 rows of 28 pixel values, got shape 27×28"),
-        ([0] * 17 + [float("nan")] + [0] * 766, "pixel 17 is not a finite number"),
-        ([0] * 500 + [float("inf")] + [0] * 283, "pixel 500 is not a finite number"),
-        ([0, 0, 0, -1] + [0] * 780, "pixel 3 is -1, outside 0–255"),
-        ([0] * 783 + [256], "pixel 783 is 256, outside 0–255"),
-        ([0] * 3 + [300.5] + [0] * 780, "pixel 3 is 300.5, outside 0–255"),
-        (["a"] * 784, "pixels must be a list of 784 numbers or 28 lists of 28 numbers"),
-    ],
-)
-def test_pixels_problems_are_named(pixels, message):
-    error = _raises(422, message, pixels_to_array, pixels)
-    assert isinstance(error, ValueError)
 
 
 # --- decode_image ------------------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ def test_meta_describes_the_model(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.dataset
 def test_remeasured_metric_matches_meta_and_meets_target(name):
     row, error = evaluate.evaluate_model(name, MODELS, Path("data"))
     assert error is None

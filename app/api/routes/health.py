@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.api.deps import ServiceDep
-from app.core.errors import error_body
 from app.models.registry import MODEL_NAMES
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -32,13 +31,10 @@ async def read_liveness() -> Response:
 @router.get("/ready", responses={503: {"description": "At least one model is not loaded and warmed"}})
 async def read_readiness(service: ServiceDep) -> JSONResponse:
     """200 only when every model is loaded and warmed; otherwise 503 naming the ones that are not, and why."""
-    registry = service.registry
-    models = {
-        name: "ready" if name in registry.warmed else f"down: {registry.failures.get(name, 'not loaded')}"
-        for name in MODEL_NAMES
-    }
-    if registry.ready:
+    statuses = [service.status(name) for name in MODEL_NAMES]
+    models = {s.name: "ready" if s.ready else f"down: {s.reason}" for s in statuses}
+    down = [s for s in statuses if not s.ready]
+    if not down:
         return JSONResponse({"status": "ready", "models": models})
-    down = [name for name in MODEL_NAMES if name not in registry.warmed]
-    detail = "not ready: " + "; ".join(f"{name} ({registry.failures.get(name, 'not loaded')})" for name in down)
-    return JSONResponse(error_body(detail, "not_ready", models=models), status_code=503)
+    detail = "not ready: " + "; ".join(f"{s.name} ({s.reason})" for s in down)
+    return JSONResponse({"detail": detail, "code": "not_ready", "models": models}, status_code=503)

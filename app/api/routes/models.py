@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.api.deps import ServiceDep
-from app.core.errors import ApiError
+from app.core.errors import NotFound
 from app.models.registry import MODEL_NAMES
 from app.models.service import ModelService
 
@@ -17,10 +17,10 @@ SUMMARY_KEYS = ("version", "task", "metrics", "baseline", "input", "output", "sh
 
 
 def describe(service: ModelService, name: str, *, full: bool) -> dict[str, Any]:
-    registry = service.registry
-    if name not in registry.models:
-        return {"name": name, "status": "down", "reason": registry.failures.get(name, "not loaded")}
-    loaded = registry.models[name]
+    status = service.status(name)
+    if status.serving is None:
+        return {"name": name, "status": "down", "reason": status.reason}
+    loaded = status.serving.loaded
     meta = loaded.meta if full else {k: loaded.meta[k] for k in SUMMARY_KEYS if k in loaded.meta}
     return {
         "name": name,
@@ -42,5 +42,5 @@ async def read_models(service: ServiceDep) -> list[dict[str, Any]]:
 async def read_model(name: str, service: ServiceDep) -> dict[str, Any]:
     """One model's full metadata (meta.json) with its status, device and load time."""
     if name not in MODEL_NAMES:
-        raise ApiError(404, "not_found", f"no model named {name!r}; the models are {', '.join(MODEL_NAMES)}")
+        raise NotFound(f"no model named {name!r}; the models are {', '.join(MODEL_NAMES)}")
     return describe(service, name, full=True)

@@ -17,18 +17,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.api.deps import ServiceDep, SettingsDep, client_slot, per_client
-from app.api.routes.poem import assemble_stream, write_poem
-from app.api.v2_models import INFER, metadata, poem_spec, protocol_errors
+from app.api.security import require_api_key
+from app.api.v2_models import INFER, metadata, poem_spec
 from app.api.v2_tensors import HEADER_LENGTH, bad, encode_infer_response, parse_infer_request, read_object
 from app.core.config import Settings
-from app.core.errors import ApiError
-from app.core.security import require_api_key
+from app.core.errors import NotFound
+from app.inference import poems
 from app.models.registry import MODEL_NAMES
 from app.models.service import ModelService, Serving
 from app.predictors.poem_generation import PoemSpec
 from app.schemas.common import error_responses
 
-router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"], responses=error_responses(404, 503, v2=True))
+PREFIX = "/v2"  # errors under it take the protocol's shape (app/api/errors.py)
+router = APIRouter(prefix=PREFIX, tags=["v2 (Open Inference Protocol)"], responses=error_responses(404, 503, v2=True))
 INFER_ERRORS = error_responses(400, 401, 413, v2=True)
 EXTENSIONS = ["binary_tensor_data", "model_repository", "generate"]
 INFER_BODY = {
@@ -70,16 +71,15 @@ POEM = [*PROTECTED, Depends(per_client("poem"))]  # after the key check: a clien
 
 def known(name: str) -> str:
     if name not in MODEL_NAMES:
-        raise ApiError(404, "not_found", f"unknown model '{name}'; dlserve serves {', '.join(MODEL_NAMES)}")
+        raise NotFound(f"unknown model '{name}'; dlserve serves {', '.join(MODEL_NAMES)}")
     return name
 
 
 def serving(service: ModelService, name: str, version: str | None) -> Serving:
     """The model as served now, checked against the version asked for (404 when another is served)."""
     current = service.current(known(name))
-    if version is not None and version != current.loaded.version:
-        served = current.loaded.version
-        raise ApiError(404, "not_found", f"model '{name}' has no version '{version}'; it serves '{served}'")
+    if version is not None and version != current.version:
+        raise NotFound(f"model '{name}' has no version '{version}'; it serves '{current.version}'")
     return current
 
 
@@ -98,14 +98,13 @@ async def read_server_live() -> dict[str, bool]:
 @router.get("/health/ready", responses={400: {"description": "Not ready: some model is not loaded"}})
 async def read_server_ready(service: ServiceDep) -> JSONResponse:
     """200 when every model is loaded and warmed; 400 (the protocol's "false") otherwise."""
-    ready = service.registry.ready
+    ready = service.ready
     return JSONResponse({"ready": ready}, status_code=200 if ready else 400)
 
 
 def _model_ready(service: ModelService, name: str, version: str | None) -> JSONResponse:
-    known(name)
-    loaded = service.registry.models.get(name)
-    ready = loaded is not None and (version is None or version == loaded.version)
+    serving = service.status(known(name)).serving
+    ready = serving is not None and (version is None or version == serving.version)
     return JSONResponse({"name": name, "ready": ready}, status_code=200 if ready else 400)
 
 
@@ -124,15 +123,13 @@ async def read_model_version_ready(name: str, version: str, service: ServiceDep)
 @router.get("/models/{name}")
 async def read_model_metadata(name: str, service: ServiceDep) -> dict[str, Any]:
     """The model's versions, platform, and inputs and outputs (name, datatype, shape; -1 = any size)."""
-    current = serving(service, name, None)
-    return metadata(name, current.loaded.version)
+    return metadata(name, serving(service, name, None).version)
 
 
 @router.get("/models/{name}/versions/{version}")
 async def read_model_version_metadata(name: str, version: str, service: ServiceDep) -> dict[str, Any]:
     """The same metadata, for the version being served."""
-    current = serving(service, name, version)
-    return metadata(name, current.loaded.version)
+    return metadata(name, serving(service, name, version).version)
 
 
 async def _infer(
@@ -148,9 +145,9 @@ async def _infer_tensors(request: Request, service: ModelService, settings: Sett
     # Off the event loop: a JSON tensor of 200,000 numbers takes tens of milliseconds to check.
     parsed = await run_in_threadpool(parse_infer_request, body, request.headers.get(HEADER_LENGTH))
     request.state.model = name
-    with service.use(name) as current, protocol_errors():  # one version from here to the answer
+    with service.hold(name) as current:  # one version from here to the answer
         outputs = await INFER[name](current, parsed, settings)
-        content, headers = encode_infer_response(name, current.loaded.version, outputs, parsed)
+        content, headers = encode_infer_response(name, current.version, outputs, parsed)
     request.state.batch_size = outputs[0].shape[0] if outputs and outputs[0].shape else 1
     media = "application/octet-stream" if HEADER_LENGTH in headers else "application/json"
     return Response(content, media_type=media, headers=headers)
@@ -178,7 +175,7 @@ async def _generate_request(request: Request, service: ModelService, settings: S
     text, parameters = payload.get("text_input", ""), payload.get("parameters", {})
     if not isinstance(text, str) or not isinstance(parameters, dict):
         raise bad("text_input must be a string and parameters an object")
-    spec = poem_spec(text, parameters, current.predictor, settings)
+    spec = poem_spec(text, parameters, current, settings)
     request.state.model, request.state.batch_size = "poem", 1
     return current, spec
 
@@ -187,8 +184,8 @@ async def _generate_request(request: Request, service: ModelService, settings: S
 async def generate_poem(request: Request, service: ServiceDep, settings: SettingsDep) -> dict[str, Any]:
     """Triton's generate extension: `text_input` = the start characters, the poem options as parameters."""
     current, spec = await _generate_request(request, service, settings)
-    result = await write_poem(current.predictor, spec)
-    return {"model_name": "poem", "model_version": current.loaded.version, "text_output": result["poem"],
+    result = await poems.write(current, spec)
+    return {"model_name": "poem", "model_version": current.version, "text_output": result["poem"],
             **{k: v for k, v in result.items() if k != "poem"}}  # fmt: skip
 
 
@@ -202,17 +199,17 @@ async def generate_poem(request: Request, service: ServiceDep, settings: Setting
 async def generate_poem_stream(request: Request, service: ServiceDep, settings: SettingsDep) -> StreamingResponse:
     """The same as server-sent events: one event per character (`text_output`), the last one with the whole poem."""
     current, spec = await _generate_request(request, service, settings)
-    version = current.loaded.version
+    version = current.version
 
     def events() -> Iterator[str]:
-        for event in assemble_stream(current.predictor, spec):
-            if event["kind"] == "char":
-                payload = {"model_name": "poem", "model_version": version, "text_output": event["char"]}
-            elif event["kind"] == "done":
+        for event in poems.stream(current, spec):
+            if isinstance(event, poems.PoemChar):
+                payload = {"model_name": "poem", "model_version": version, "text_output": event.char}
+            elif isinstance(event, poems.PoemDone):
                 payload = {"model_name": "poem", "model_version": version, "text_output": "", "final": True,
-                           **event["poem"]}  # fmt: skip
+                           **event.poem}  # fmt: skip
             else:
-                payload = {"error": event["detail"]}
+                payload = {"error": event.detail}
             yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

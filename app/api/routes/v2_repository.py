@@ -2,7 +2,7 @@
 
 The index is read-only metadata (what `/models` says too), open to anyone who can read `/models`.
 Load and unload are the administrative surface, off unless MODEL_CONTROL=explicit and then only with
-the admin key (app/core/security.py), one at a time per admin (PER_CLIENT_RELOADS). `load` reads the model's folder
+the admin key (app/api/security.py), one at a time per admin (PER_CLIENT_RELOADS). `load` reads the model's folder
 again from MODEL_DIR, verifies its sha256, loads and warms it on the configured device and only then
 swaps it in (app/models/service.py): requests in flight finish on the old version, and if anything
 fails the old version keeps serving and the answer says why. dlserve loads models only from its
@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Request
 
 from app.api.deps import ServiceDep, per_client
 from app.api.routes.v2 import known
+from app.api.security import admin_identity, require_model_control
 from app.api.v2_tensors import as_object, bad, read_object
-from app.core.errors import ApiError
-from app.core.security import admin_identity, require_model_control
+from app.core.errors import BadRequest
 from app.models.registry import MODEL_NAMES, describe_failure
 from app.schemas.common import error_responses
 
@@ -40,13 +40,11 @@ async def _parameters(request: Request) -> dict[str, Any]:
 async def read_repository_index(service: ServiceDep) -> list[dict[str, Any]]:
     """Every model with its version and state (READY or UNAVAILABLE, with the reason)."""
     index = []
-    for name in MODEL_NAMES:
-        loaded = service.registry.models.get(name)
-        if loaded is not None:
-            index.append({"name": name, "version": loaded.version, "state": "READY"})
+    for status in map(service.status, MODEL_NAMES):
+        if status.serving is not None:
+            index.append({"name": status.name, "version": status.serving.version, "state": "READY"})
         else:
-            reason = service.registry.failures.get(name, "not loaded")
-            index.append({"name": name, "state": "UNAVAILABLE", "reason": reason})
+            index.append({"name": status.name, "state": "UNAVAILABLE", "reason": status.reason})
     return index
 
 
@@ -58,15 +56,16 @@ async def load_model(name: str, request: Request, service: ServiceDep) -> dict[s
     parameters = await _parameters(request)
     if "config" in parameters or any(key.startswith("file:") for key in parameters):
         raise bad("dlserve loads models only from its MODEL_DIR: a configuration or files in the request are refused")
-    previous = service.registry.models.get(name)
+    previous = service.status(name).serving
     try:
-        loaded = await service.load(name)
+        serving = await service.load(name)
     except Exception as exc:
         reason = describe_failure(exc)
         logger.warning("model %s was not reloaded: %s", name, reason)
         keeps = f"version '{previous.version}' keeps serving" if previous else "it stays unavailable"
-        raise ApiError(400, "load_failed", f"failed to load '{name}': {reason}; {keeps}") from exc
-    return {"name": name, "version": loaded.version, "state": "READY", "load_seconds": round(loaded.load_seconds, 3)}
+        raise BadRequest(f"failed to load '{name}': {reason}; {keeps}", code="load_failed") from exc
+    load_seconds = round(serving.loaded.load_seconds, 3)
+    return {"name": name, "version": serving.version, "state": "READY", "load_seconds": load_seconds}
 
 
 @router.post("/models/{name}/unload", dependencies=ADMIN, responses=ADMIN_ERRORS)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from app.core.errors import ApiError
+from app.core.errors import Unavailable
 from app.models.batcher import MicroBatcher
 
 
@@ -96,14 +96,13 @@ def test_full_queue_answers_503_with_retry_after():
     async def scenario():
         first = asyncio.create_task(batcher.submit([1, 2, 3]))
         await asyncio.sleep(0)  # let it enqueue
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(Unavailable) as refused:
             await batcher.submit([4])
         return await first, refused.value
 
     result, error = asyncio.run(run(batcher, scenario()))
     assert result == [2, 4, 6]
-    assert error.status_code == 503
-    assert error.headers == {"Retry-After": "2"}
+    assert (error.code, error.retry_after_s) == ("queue_full", 2)
     assert "busy" in error.detail
 
 
@@ -116,9 +115,9 @@ def test_an_error_in_a_batch_is_a_503_for_its_requests_and_the_worker_survives()
     batcher = MicroBatcher("test", flaky, max_batch_size=8, max_wait_s=0.0, max_queue_size=100)
 
     async def scenario():
-        with pytest.raises(ApiError) as failed:
+        with pytest.raises(Unavailable) as failed:
             await batcher.submit([13])
-        assert (failed.value.status_code, failed.value.code) == (503, "inference_failed")
+        assert failed.value.code == "inference_failed"
         assert "bad batch" not in failed.value.detail  # internals stay in the log
         return await batcher.submit([7])
 

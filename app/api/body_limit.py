@@ -15,7 +15,7 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import error_content
+from app.api.errors import ErrorShapes
 
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
@@ -39,8 +39,8 @@ def _has_body(scope: Scope, declared: bytes | None) -> bool:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float = 30.0) -> None:
-        self.app, self.max_body_bytes, self.body_timeout_s = app, max_body_bytes, body_timeout_s
+    def __init__(self, app: ASGIApp, shapes: ErrorShapes, max_body_bytes: int, body_timeout_s: float = 30.0) -> None:
+        self.app, self.shapes, self.max_body_bytes, self.body_timeout_s = app, shapes, max_body_bytes, body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,7 +90,7 @@ class BodyLimitMiddleware:
 
     async def _reject(self, scope: Scope, send: Send, refusal: HTTPException) -> None:
         code = "too_large" if refusal.status_code == 413 else "timeout"
-        content = error_content(scope.get("path", ""), scope.get("root_path", ""), refusal.detail, code)
+        content = self.shapes.content(scope, refusal.detail, code)
         body = json.dumps(content).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": refusal.status_code, "headers": headers})

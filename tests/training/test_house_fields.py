@@ -19,9 +19,11 @@ def committed():
     return json.loads(FIELDS_FILE.read_text(encoding="utf-8"))
 
 
+@pytest.mark.training
 def test_the_committed_form_matches_a_rebuild(committed):
     splits = load_house(DATA)
-    pricer = HousePricer(load_model("house", MODELS / "house", torch.device("cpu")))
+    loaded = load_model("house", MODELS / "house", torch.device("cpu"))
+    pricer = HousePricer(loaded.module, loaded.side, loaded.device)
     holdout = splits.val.drop(columns=["Id", "SalePrice"])
     importance = permutation_importance(pricer, holdout, splits.val["SalePrice"].to_numpy(dtype=np.float64))
     assert compute_fields(splits.full_train, importance) == committed

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from app.predictors.poem_decoding import rhyme_report
 from app.predictors.poem_generation import PoemGenerator, PoemInputError, PoemSpec
-from app.predictors.rhymed_decoding import rhyme_report
 from app.predictors.rhymes import ANY, LEVEL, OBLIQUE, RHYMES_FILE, line_pattern, load_rhyme_tables, standard_forms
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "poem"

@@ -16,7 +16,7 @@ from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
 from pydantic import SecretStr
 
-from app.core.errors import ApiError
+from app.core.errors import Forbidden, Unauthorized
 
 API_KEY_HEADER = "X-API-Key"
 ADMIN_KEY_HEADER = "X-Admin-Key"
@@ -60,17 +60,18 @@ async def require_api_key(request: Request, given: Annotated[str | None, Securit
     """Declared through Security so Swagger UI offers an "Authorize" button for the key."""
     expected = request.app.state.settings.api_key
     if expected is not None and not _matches(given, expected):
-        raise ApiError(401, "unauthorized", f"missing or wrong API key (send it in the {API_KEY_HEADER} header)",
-                       headers={"WWW-Authenticate": "APIKey"})  # fmt: skip
+        raise Unauthorized(f"missing or wrong API key (send it in the {API_KEY_HEADER} header)")
 
 
 async def require_model_control(request: Request, given: Annotated[str | None, Security(admin_key_header)]) -> None:
     """Load and unload: refused unless MODEL_CONTROL=explicit, then only with the admin key."""
     settings = request.app.state.settings
     if settings.model_control != "explicit":
-        raise ApiError(403, "model_control_disabled", "model control is disabled (MODEL_CONTROL=none): models "
-                       "cannot be loaded or unloaded at run time; start the service with MODEL_CONTROL=explicit "
-                       f"and ADMIN_API_KEY set, then send that key in the {ADMIN_KEY_HEADER} header")  # fmt: skip
+        raise Forbidden(
+            "model control is disabled (MODEL_CONTROL=none): models cannot be loaded or unloaded at run time; start "
+            f"the service with MODEL_CONTROL=explicit and ADMIN_API_KEY set, then send that key in the "
+            f"{ADMIN_KEY_HEADER} header",
+            code="model_control_disabled",
+        )
     if not _matches(given, settings.admin_api_key):  # explicit always has one: Settings refuses it without
-        raise ApiError(401, "unauthorized", f"missing or wrong admin key (send ADMIN_API_KEY in the "
-                       f"{ADMIN_KEY_HEADER} header)", headers={"WWW-Authenticate": "APIKey"})  # fmt: skip
+        raise Unauthorized(f"missing or wrong admin key (send ADMIN_API_KEY in the {ADMIN_KEY_HEADER} header)")

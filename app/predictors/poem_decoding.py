@@ -1,13 +1,19 @@
-"""Decoding that rhymes and keeps to a tone pattern, one character at a time with a look-ahead before each rhyme.
+"""The one poem decoder: one character at a time, each within what its position allows, with a look-ahead before
+each rhyme.
 
-Every character is sampled only among those its position allows: the tone the pattern asks for (平/仄), the rhyme
-group at a rhyme position, no rhyme character twice in a poem. Forcing the last character alone gives lines that
-swerve at the end, so the character *before* a rhyme is chosen with a one-step beam: LOOKAHEAD candidates for it
-go through the model in one batch, and each is weighed by its own probability times the probability mass the
+A poem's form gives each position a symbol: any character (a free poem has only these), level (平), oblique (仄),
+or a rhyme. Every line ends on a forced "，" or "。" fed back to the model, so the shape holds whatever the weights
+are. With no rules (rhyme none, tones none) every content position is "any": sampling is then the plain top-k at
+the request's temperature among Chinese characters, no character twice in a line.
+
+With rules, every character is sampled only among those its position allows: the tone the pattern asks for (平/仄),
+the rhyme group at a rhyme position, no rhyme character twice in a poem. Forcing the last character alone gives
+lines that swerve at the end, so the character *before* a rhyme is chosen with a one-step beam: LOOKAHEAD candidates
+for it go through the model in one batch, and each is weighed by its own probability times the probability mass the
 model then puts on the characters allowed to end the line; one is drawn in proportion (at the request's
-temperature). The line leads to its rhyme instead of being bent at the last character — for the price of one
-batched step per rhyming line (whole candidate lines, tried first, cost each line 4 times over: on a CPU a batch of 4
-costs nearly 4 single steps, because the vocabulary projection dominates).
+temperature). The line leads to its rhyme instead of being bent at the last character — for the price of one batched
+step per rhyming line (whole candidate lines, tried first, cost each line 4 times over: on a CPU a batch of 4 costs
+nearly 4 single steps, because the vocabulary projection dominates).
 
 Which rhyme group the poem uses is the model's choice: at the first rhyme position any level character may end
 the line, and that character sets the group. Under tone patterns the first line starts under every standard
@@ -40,9 +46,12 @@ class Form:
     patterns: tuple[str, ...]  # one per line: 平 / 仄 / * per character, the last one 韵 / 仄 / *
 
 
-def poem_forms(line_num: int, length: int, tones: str) -> list[Form]:
-    """The patterns a poem may follow. Without tone rules only the line ends are fixed: even lines rhyme, odd
-    lines after the first end oblique, and the first line ends freely (on a level character it rhymes)."""
+def poem_forms(line_num: int, length: int, tones: str, rhyme: str = "pingshui") -> list[Form]:
+    """The patterns a poem may follow. With neither rhyme nor tones, any character anywhere. Without tone rules
+    only the line ends are fixed: even lines rhyme, odd lines after the first end oblique, and the first line
+    ends freely (on a level character it rhymes)."""
+    if tones == "none" and rhyme == "none":
+        return [Form("free", tuple(ANY * length for _ in range(line_num)))]
     if tones == "none":
         free = ANY * (length - 1)
         return [
@@ -67,14 +76,20 @@ def conflict(form: Form, forced: dict[tuple[int, int], str], table: RhymeTable) 
     return None
 
 
-class RhymedDecoder:
-    """Writes a poem under a rhyme table and tone patterns, with a look-ahead before each rhyme (module docstring)."""
+def constrained(spec: Any) -> bool:
+    """Whether a spec asks for any rule beyond the shape (a rhyme table or tone patterns)."""
+    return spec.rhyme != "none" or spec.tones != "none"
+
+
+class PoemDecoder:
+    """Writes a poem of an exact shape, under a rhyme table and tone patterns when asked (module docstring)."""
 
     def __init__(self, model: Any, tokens: list[str], index: dict[str, int], allowed: torch.Tensor,
                  device: torch.device, tables: dict[str, RhymeTable]) -> None:  # fmt: skip
         self.model, self.tokens, self.index, self.allowed = model, tokens, index, allowed
         self.device, self.tables = device, tables
         self._masks = {name: self._table_masks(table) for name, table in tables.items()}
+        self._free = {ANY: allowed}  # a poem without rules needs no table
 
     def _table_masks(self, table: RhymeTable) -> dict[str, Any]:
         def mask(chars) -> torch.Tensor:
@@ -92,8 +107,12 @@ class RhymedDecoder:
 
     def feasible_forms(self, spec: Any, forced: dict[tuple[int, int], str]) -> list[Form]:
         """The forms that fit the forced characters; RhymeInputError naming the conflicts when none does."""
+        forms = poem_forms(spec.line_num, spec.line_length, spec.tones, spec.rhyme)
+        if not constrained(spec):
+            return forms  # any character fits "any"
+        if self.tone_table(spec.rhyme) not in self.tables:
+            raise RhymeInputError("this poem model was loaded without rhyme tables; use rhyme='none', tones='none'")
         table = self.tables[self.tone_table(spec.rhyme)]
-        forms = poem_forms(spec.line_num, spec.line_length, spec.tones)
         reasons = {form.name: conflict(form, forced, table) for form in forms}
         fitting = [form for form in forms if reasons[form.name] is None]
         if not fitting:
@@ -106,7 +125,7 @@ class RhymedDecoder:
                generator: torch.Generator) -> Iterator[str]:  # fmt: skip
         """Yields the poem's characters and marks; `step(ids[N, 1], hidden)` runs the model on N rows at once."""
         forms = self.feasible_forms(spec, forced_chars)
-        masks = self._masks[self.tone_table(spec.rhyme)]
+        masks = self._masks[self.tone_table(spec.rhyme)] if constrained(spec) else self._free
         rhyme_table = self.tables.get(spec.rhyme)
         forced = {key: self.index[char] for key, char in forced_chars.items()}
         hidden = self.model.initial_hidden(1).to(self.device)
