@@ -142,7 +142,9 @@ class PoemDecoder:
                 else:
                     if pending:
                         logits, hidden = step(torch.tensor([pending]), hidden)
-                    allowed = self._allowed_for(symbols, masks, poem_state) & ~line_used
+                    # "Any character" needs no union of masks: the commonest case (every position of a free poem).
+                    wanted = masks[ANY] if symbols == {ANY} else self._allowed_for(symbols, masks, poem_state)
+                    allowed = wanted & ~line_used
                     ends = {form.patterns[line][-1] for form in forms}
                     if col == spec.line_length - 2 and ends == {RHYME} and (line, col + 1) not in forced:
                         end_mask = self._allowed_for(ends, masks, poem_state)
