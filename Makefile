@@ -73,11 +73,12 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: $(STAMP) data
+bench: $(STAMP) data wrk
 	$(PY) -m bench.inference
 	$(PY) -m bench.serve
 	$(PY) -m bench.saliency
 	$(PY) -m bench.reload
+	$(PY) -m bench.poems
 
 # wrk (a C load generator, Debian's package) for the load benchmarks, installed when missing.
 wrk:

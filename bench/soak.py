@@ -15,7 +15,8 @@ After each phase it reads the server's own counters (requests by endpoint and st
 it also times how long until the service answers a digit as fast as before. It prints the
 tables and checks the targets: no 5xx and no timeouts in the normal phases; only 200s and 503s
 with Retry-After under overload; resident memory grows less than 5 % between the two normal
-phases; fast again within 5 s after the overload.
+phases; fast again within 5 s after the overload; in the normal phases, a streamed poem's first
+character within 0.25 s (p50) and the whole stream within 1.5× the same poem unstreamed (p50).
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ OVERLOAD_FACTOR = 8
 MAX_RSS_GROWTH = 0.05
 MAX_RECOVERY_S = 5.0
 TIMEOUT_S = 30.0
+# Streamed poems, in the normal phases: the first character soon, and the whole stream not much slower
+# than the same poem unstreamed (both are written by the one poem scheduler).
+MAX_FIRST_CHAR_MS = 250.0
+MAX_STREAM_OVER_POEM = 1.5
+FIRST_CHAR = "poem stream, first character"
 
 
 def multipart(name: str, data: bytes) -> tuple[bytes, str]:
@@ -122,6 +128,11 @@ class MixedClients:
             try:
                 conn.request(method, path, body, {"Content-Type": content_type} if body else {})
                 response = conn.getresponse()
+                first_char = None
+                if label == "poem stream" and response.status == 200:
+                    while (line := response.readline()) and not line.startswith(b"event: char"):
+                        pass
+                    first_char = (time.perf_counter() - started) * 1000
                 response.read()
                 status, retry_after = str(response.status), response.getheader("Retry-After")
             except (OSError, http.client.HTTPException) as exc:
@@ -131,6 +142,8 @@ class MixedClients:
             elapsed = (time.perf_counter() - started) * 1000
             with self._lock:
                 self.latencies[label].append(elapsed)
+                if first_char is not None:
+                    self.latencies[FIRST_CHAR].append(first_char)
                 self.statuses[f"{label} {status}"] += 1
                 if status == "503" and retry_after is None:
                     self.retry_after_missing += 1
@@ -220,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 checks.append((f"{name}: no 5xx, no timeouts", f"{failures or 'none'}, {timeouts} timeouts",
                                not failures and not timeouts))  # fmt: skip
+                checks += stream_checks(name, latencies)
         clients.stop()
     growth = rss["normal again"] / rss["normal"] - 1
     checks += [
@@ -230,6 +244,18 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     report(rows, rss, checks)
     return 0 if all(passed for _, _, passed in checks) else 1
+
+
+def stream_checks(phase: str, latencies: dict[str, list[float]]) -> list[tuple[str, str, bool]]:
+    """Streamed poems against the targets: first character p50, and whole stream ÷ unstreamed poem, p50."""
+    first = percentile(latencies[FIRST_CHAR], 0.5)
+    ratio = percentile(latencies["poem stream"], 0.5) / percentile(latencies["poem"], 0.5)
+    return [
+        (f"{phase}: a streamed poem's first character, p50 ≤ {MAX_FIRST_CHAR_MS:g} ms", f"{first:.0f} ms",
+         first <= MAX_FIRST_CHAR_MS),
+        (f"{phase}: whole stream ÷ unstreamed poem, p50 ≤ {MAX_STREAM_OVER_POEM:g}×", f"{ratio:.2f}×",
+         ratio <= MAX_STREAM_OVER_POEM),
+    ]  # fmt: skip
 
 
 def report(rows: list, rss: dict[str, float], checks: list[tuple[str, str, bool]]) -> None:

@@ -73,5 +73,5 @@ class RequestContextMiddleware:
                 f"{method} {path} {status} {duration * 1000:.1f} ms",
                 {"request_id": request_id, "method": method, "path": path, "status": status,
                  "duration_ms": round(duration * 1000, 2), "model": state.get("model"),
-                 "batch_size": state.get("batch_size")},
+                 "batch_size": state.get("batch_size"), "first_char_ms": state.get("first_char_ms")},
             )  # fmt: skip

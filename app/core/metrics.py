@@ -59,6 +59,14 @@ class Metrics:
             "dlserve_model_version_info", "1 for the version of each model being served, 0 for versions replaced",
             ["model", "version"], registry=self.registry, multiprocess_mode="livemax",
         )  # fmt: skip
+        self.poems_per_pass = Histogram(
+            "dlserve_poems_per_pass", "Poems advanced by one forward pass of the poem scheduler",
+            buckets=BATCH_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.poem_characters = Counter(
+            "dlserve_poem_characters_total", "Characters (marks included) the poem model has written",
+            registry=self.registry,
+        )  # fmt: skip
         self.client_limited = Counter(
             "dlserve_client_limited_total", "Requests refused (429) because their client had too many in flight",
             ["kind"], registry=self.registry,
@@ -83,6 +91,13 @@ class Metrics:
     def observe_batch(self, model: str, size: int, seconds: float) -> None:
         self.batch_size.labels(model).observe(size)
         self.inference.labels(model).observe(seconds)
+
+    def observe_poem_pass(self, poems: int, rows: int, seconds: float) -> None:
+        self.poems_per_pass.observe(poems)
+        self.observe_batch("poem", rows, seconds)
+
+    def observe_poem_characters(self, count: int) -> None:
+        self.poem_characters.inc(count)
 
     def observe_client_limited(self, kind: str) -> None:
         self.client_limited.labels(kind).inc()

@@ -3,21 +3,21 @@
 `prepare` turns a validated PoemRequest into the one spec type the generator takes (PoemSpec): the theme
 resolved to characters, the request checked against the model's vocabulary and tone patterns, a seed
 drawn if none was given (so a streamed poem can report it). Every refusal happens there, before an
-answer or a stream starts.
+answer or a stream starts. Both `write` and `stream` hand the poem to the model's scheduler
+(app/models/poem_scheduler.py), which decodes it beside every other poem in progress.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
-
 from app.core.config import Settings
 from app.core.errors import InvalidInput, TooLarge
-from app.models.batcher import inference_failed
+from app.models.poem_scheduler import DONE, PoemHandle, PoemScheduler
 from app.models.service import Serving
 from app.predictors.poem_generation import PoemGenerator, PoemSpec, assemble, with_seed
 from app.schemas.poem import PoemRequest
@@ -68,27 +68,62 @@ def prepare(serving: Serving, request: PoemRequest, settings: Settings) -> PoemS
     return with_seed(spec)
 
 
+def _scheduler(serving: Serving) -> PoemScheduler:
+    assert serving.scheduler is not None  # noqa: S101 - narrows the type: the poem model always has one
+    return serving.scheduler
+
+
+def _answer(serving: Serving, spec: PoemSpec, text: str) -> dict[str, Any]:
+    poem = assemble(text, spec.line_length)
+    return {**poem, "seed": spec.seed, **serving.predictor.describe_rhyme(spec, poem["lines"])}
+
+
 async def write(serving: Serving, spec: PoemSpec) -> dict[str, Any]:
-    """The whole poem ({poem, lines, seed, rhyme_group?, rhymes?}), off the event loop; a model that raises is a
-    logged 503, not a 500."""
-    try:
-        return await run_in_threadpool(serving.predictor.generate, spec)
-    except Exception as exc:  # a fault of the model: logged with its traceback, answered without internals
-        logger.exception("model poem failed on a request")
-        raise inference_failed("poem", exc) from exc
+    """The whole poem ({poem, lines, seed, rhyme_group?, rhymes?}); a model that fails is a logged 503."""
+    return await PoemStream(serving, spec).whole()
 
 
-def stream(serving: Serving, spec: PoemSpec) -> Iterator[PoemEvent]:
-    """The poem as events: a PoemChar per character, then PoemDone with what `write` returns — or PoemFailed:
-    once a stream has started, a failure can only be reported in-band."""
-    generator: PoemGenerator = serving.predictor
-    try:
+class PoemStream:
+    """A poem being streamed: handed to the scheduler when opened (so a full queue is a 503 before the stream
+    starts), read with `events()`; `close()` when the client is gone frees its row at the next pass."""
+
+    def __init__(self, serving: Serving, spec: PoemSpec, *, streaming: bool = False) -> None:
+        self.serving, self.spec = serving, spec
+        self.opened = time.perf_counter()
+        self.first_char_s: float | None = None  # time to the first character, for the request's log line
+        self._handle: PoemHandle = _scheduler(serving).submit(spec, streaming=streaming)
+
+    @property
+    def first_char_ms(self) -> float | None:
+        seconds = self.first_char_s if self.first_char_s is not None else self._handle.first_char_s
+        return None if seconds is None else round(seconds * 1000, 1)
+
+    async def whole(self) -> dict[str, Any]:
+        """The poem once written (what `write` returns); the model's failure raised (a 503)."""
+        try:
+            event = await self._handle.events.get()
+        finally:
+            self.close()  # a request cancelled while waiting frees its row too (a no-op once the poem is done)
+        if isinstance(event, Exception):
+            raise event
+        return _answer(self.serving, self.spec, self._handle.text)
+
+    async def events(self) -> AsyncIterator[PoemEvent]:
+        """A PoemChar per character as it is decided, then PoemDone with what `write` returns — or PoemFailed:
+        once a stream has started, a failure can only be reported in-band. (Open it with streaming=True.)"""
         text = ""
-        for index, char in enumerate(generator.stream(spec)):
-            text += char
-            yield PoemChar(index, char)
-        poem = assemble(text, spec.line_length)
-        yield PoemDone({**poem, "seed": spec.seed, **generator.describe_rhyme(spec, poem["lines"])})
-    except Exception:
-        logger.exception("poem stream failed")
-        yield PoemFailed("internal server error")
+        try:
+            while (event := await self._handle.events.get()) is not DONE:
+                if isinstance(event, Exception):
+                    yield PoemFailed("internal server error")  # the cause is in the log
+                    return
+                if self.first_char_s is None:
+                    self.first_char_s = time.perf_counter() - self.opened
+                yield PoemChar(len(text), event)
+                text += event
+            yield PoemDone(_answer(self.serving, self.spec, text))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._handle.cancel()

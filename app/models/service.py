@@ -26,6 +26,7 @@ from app.core.device import resolve_device
 from app.core.errors import Unavailable
 from app.core.metrics import Metrics
 from app.models.batcher import MicroBatcher
+from app.models.poem_scheduler import PoemScheduler
 from app.models.registry import MODEL_NAMES, LoadedModel, ModelLoadError, describe_failure, load_prepared, read_json
 from app.predictors.classifier import ImageClassifier
 from app.predictors.house import HousePricer
@@ -34,7 +35,7 @@ from app.predictors.rhymes import RHYMES_FILE, load_rhyme_tables
 
 logger = logging.getLogger("dlserve")
 
-BATCHED = ("digit", "fashion", "house")  # the poem model writes one poem per request, off the event loop
+BATCHED = ("digit", "fashion", "house")  # micro-batched; the poem model has its scheduler instead
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Serving:
     loaded: LoadedModel
     predictor: Any  # ImageClassifier, HousePricer or PoemGenerator
     batcher: MicroBatcher | None  # None for the poem model
+    scheduler: PoemScheduler | None = None  # the poem model's continuous batching
 
     @property
     def version(self) -> str:
@@ -141,16 +143,18 @@ class ModelService:
     def hold(self, name: str) -> Iterator[Serving]:
         """The model as served now, held for one request: a reload meanwhile lets the request finish on it."""
         serving = self.current(name)
-        if serving.batcher is None:
+        worker = serving.batcher or serving.scheduler
+        if worker is None:
             yield serving
             return
-        with serving.batcher.hold():  # taken with no await since current(): a retiring batcher cannot miss it
+        with worker.hold():  # taken with no await since current(): a retiring worker cannot miss it
             yield serving
 
     async def stop(self) -> None:
         for serving in self.serving.values():
-            if serving.batcher is not None:
-                await serving.batcher.stop()
+            worker = serving.batcher or serving.scheduler
+            if worker is not None:
+                await worker.stop()
         await asyncio.gather(*self._retiring, return_exceptions=True)
 
     async def load(self, name: str) -> Serving:
@@ -194,8 +198,9 @@ class ModelService:
         else:
             loaded = load_prepared(*arguments, optimize=optimize)
         predictor = made["predictor"]
-        batcher = await self._start_batcher(name, predictor) if name in BATCHED else None
-        return Serving(loaded, predictor, batcher)
+        if name in BATCHED:
+            return Serving(loaded, predictor, await self._start_batcher(name, predictor))
+        return Serving(loaded, predictor, None, self._start_scheduler(predictor))
 
     def _install(self, serving: Serving) -> None:
         name = serving.loaded.name
@@ -221,10 +226,26 @@ class ModelService:
         await batcher.start()
         return batcher
 
+    def _start_scheduler(self, generator: PoemGenerator) -> PoemScheduler:
+        settings, metrics = self.settings, self.metrics
+        scheduler = PoemScheduler(
+            generator,
+            max_active=settings.max_active_poems,
+            max_queued=settings.max_queued_poems,
+            retry_after_s=settings.retry_after_s,
+            on_pass=metrics.observe_poem_pass,
+            on_chars=metrics.observe_poem_characters,
+            on_depth=metrics.queue_depth.labels("poem").set,
+        )
+        metrics.queue_depth.labels("poem").set(0)
+        scheduler.start()
+        return scheduler
+
     def _retire(self, serving: Serving) -> None:
-        """Stop a replaced batcher once every request holding it is done (stop() waits for them)."""
-        if serving.batcher is None:
+        """Stop a replaced batcher or scheduler once every request holding it is done (stop() waits for them)."""
+        worker = serving.batcher or serving.scheduler
+        if worker is None:
             return
-        task = asyncio.create_task(serving.batcher.stop(), name=f"retire-{serving.loaded.name}")
+        task = asyncio.create_task(worker.stop(), name=f"retire-{serving.loaded.name}")
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)

@@ -23,7 +23,7 @@ so the model's first characters pick 平起 or 仄起, and its first line's last
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,65 @@ def conflict(form: Form, forced: dict[tuple[int, int], str], table: RhymeTable) 
     return None
 
 
+@dataclass(frozen=True)
+class Step:
+    """What a decoding asks of the model: feed `ids` [rows, tokens] after `hidden` [layers, rows, width].
+
+    A decoding (PoemDecoder.decode) yields these between its characters and is sent back the answer:
+    (the logits after the last token [rows, vocab], the new hidden). Whoever drives it may answer alone
+    (`run`) or stack the Steps of many poems into one forward pass (app/models/poem_scheduler.py).
+    """
+
+    ids: torch.Tensor
+    hidden: torch.Tensor
+
+    @property
+    def rows(self) -> int:
+        return self.ids.shape[0]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What a decoding asks for a character: one of `wanted` not yet `used` in the line, drawn from the
+    `top_k` of `logits` at `temperature` with the poem's own `generator`; answered with the token id. Many
+    poems' Samples are drawn together by PoemDecoder.sample, which gives each row what it gives that row
+    alone."""
+
+    logits: torch.Tensor  # [vocab]
+    wanted: torch.Tensor  # [vocab] bool: what the position allows
+    used: torch.Tensor  # [vocab] bool: what the line already holds
+    temperature: float
+    top_k: int
+    generator: torch.Generator
+
+
+StepAnswer = tuple[torch.Tensor, torch.Tensor]
+Decoding = Generator["str | Step | Sample", "StepAnswer | int | None", None]
+Lookahead = Generator[Step, StepAnswer, tuple[int, torch.Tensor, torch.Tensor]]  # (token, its logits, its hidden)
+
+
+def run(
+    decoding: Decoding,
+    step: Callable[[torch.Tensor, torch.Tensor], StepAnswer],
+    sample: Callable[[list[Sample]], list[int]],
+) -> Iterator[str]:
+    """A decoding driven alone: each Step answered at once by `step`, each Sample by `sample`; yields its
+    characters."""
+    answer: StepAnswer | int | None = None
+    while True:
+        try:
+            item = decoding.send(answer)
+        except StopIteration:
+            return
+        if isinstance(item, Step):
+            answer = step(item.ids, item.hidden)
+        elif isinstance(item, Sample):
+            answer = sample([item])[0]
+        else:
+            answer = None
+            yield item
+
+
 def constrained(spec: Any) -> bool:
     """Whether a spec asks for any rule beyond the shape (a rhyme table or tone patterns)."""
     return spec.rhyme != "none" or spec.tones != "none"
@@ -121,9 +180,9 @@ class PoemDecoder:
             raise RhymeInputError(f"no standard {spec.tones} tone pattern fits the given characters{hint}: {detail}")
         return fitting
 
-    def decode(self, spec: Any, forced_chars: dict[tuple[int, int], str], step: Any, marks: tuple[int, int],
-               generator: torch.Generator) -> Iterator[str]:  # fmt: skip
-        """Yields the poem's characters and marks; `step(ids[N, 1], hidden)` runs the model on N rows at once."""
+    def decode(self, spec: Any, forced_chars: dict[tuple[int, int], str], marks: tuple[int, int],
+               generator: torch.Generator) -> Decoding:  # fmt: skip
+        """Yields the poem's characters and marks, and a Step whenever it needs the model (see Step)."""
         forms = self.feasible_forms(spec, forced_chars)
         masks = self._masks[self.tone_table(spec.rhyme)] if constrained(spec) else self._free
         rhyme_table = self.tables.get(spec.rhyme)
@@ -141,18 +200,18 @@ class PoemDecoder:
                     pending.append(token)
                 else:
                     if pending:
-                        logits, hidden = step(torch.tensor([pending]), hidden)
+                        logits, hidden = yield Step(torch.tensor([pending]), hidden)
                     # "Any character" needs no union of masks: the commonest case (every position of a free poem).
                     wanted = masks[ANY] if symbols == {ANY} else self._allowed_for(symbols, masks, poem_state)
-                    allowed = wanted & ~line_used
                     ends = {form.patterns[line][-1] for form in forms}
                     if col == spec.line_length - 2 and ends == {RHYME} and (line, col + 1) not in forced:
                         end_mask = self._allowed_for(ends, masks, poem_state)
-                        token, logits, hidden = self._lookahead(logits, hidden, allowed, end_mask, line_used, spec,
-                                                                step, generator)  # fmt: skip
+                        allowed = wanted & ~line_used
+                        token, logits, hidden = yield from self._lookahead(logits, hidden, allowed, end_mask,
+                                                                           line_used, spec, generator)  # fmt: skip
                         pending = []
                     else:
-                        token = self._sample(logits, allowed, spec, generator)
+                        token = yield Sample(logits[0], wanted, line_used, spec.temperature, spec.top_k, generator)
                         pending = [token]
                 forms = [form for form in forms if self._fits(form.patterns[line][col], token, masks)]
                 line_used[token] = True
@@ -180,22 +239,52 @@ class PoemDecoder:
         return unused if unused.any() else rhyming  # a small group used up: repeating a rhyme beats breaking it
 
     def _fits(self, symbol: str, token: int, masks: dict[str, Any]) -> bool:
+        if symbol == ANY:  # every token a poem can hold is a Chinese character: "any" needs no look-up
+            return True
         return bool(masks[LEVEL if symbol == RHYME else symbol][token])
 
     def _ends_rhyme(self, forms: list[Form], line: int, token: int, masks: dict[str, Any]) -> bool:
         """The line's last character is a rhyme: its pattern says so, or (a free first line) it is level."""
         return any(form.patterns[line][-1] in (RHYME, ANY) for form in forms) and bool(masks[LEVEL][token])
 
-    def _sample(self, logits: torch.Tensor, allowed: torch.Tensor, spec: Any, generator: torch.Generator) -> int:
-        if not allowed.any():  # every allowed character is already in this line
+    def sample(self, samples: list[Sample]) -> list[int]:
+        """One token per Sample: among its allowed tokens (all Chinese characters when none is left), the top_k
+        at its temperature, drawn with its generator. Rows are computed together — the division, the masking,
+        the top-k of every row with the same k in one call each — and each row's answer is what it would be
+        alone: every step is row by row, and each row's draw uses only its own generator."""
+        if len(samples) == 1:
+            return [self._sample_one(samples[0])]
+        logits = torch.stack([s.logits for s in samples]).float().cpu()  # drawn on the CPU: the same anywhere
+        allowed = torch.stack([s.wanted for s in samples]) & ~torch.stack([s.used for s in samples])
+        empty = ~allowed.any(dim=1)
+        if bool(empty.any()):  # every allowed character is already in this line: repeating beats failing
+            allowed[empty] = self.allowed
+        temperatures = torch.tensor([[s.temperature] for s in samples], dtype=logits.dtype)
+        scores = (logits / temperatures).masked_fill(~allowed, float("-inf"))
+        counts = allowed.sum(dim=1).tolist()
+        rows_by_k: dict[int, list[int]] = {}
+        for row, (s, count) in enumerate(zip(samples, counts, strict=True)):
+            rows_by_k.setdefault(min(s.top_k, count), []).append(row)
+        tokens = [0] * len(samples)
+        for k, rows in rows_by_k.items():
+            top, ids = (scores if len(rows) == len(samples) else scores[rows]).topk(k)
+            probabilities = torch.softmax(top, dim=-1)
+            for j, row in enumerate(rows):
+                tokens[row] = int(ids[j, torch.multinomial(probabilities[j], 1, generator=samples[row].generator)])
+        return tokens
+
+    def _sample_one(self, sample: Sample) -> int:
+        """`sample` for one row, in as few tensor calls as it can be: each gives the interpreter lock back and
+        must win it again, which under a busy event loop costs up to a switch interval (5 ms) every time."""
+        allowed = sample.wanted & ~sample.used
+        if not allowed.any():
             allowed = self.allowed
-        scores = (logits[0].float().cpu() / spec.temperature).masked_fill(~allowed, float("-inf"))
-        top, ids = scores.topk(min(spec.top_k, int(allowed.sum())))
-        return int(ids[torch.multinomial(torch.softmax(top, dim=-1), 1, generator=generator)])
+        scores = (sample.logits.float().cpu() / sample.temperature).masked_fill(~allowed, float("-inf"))
+        top, ids = scores.topk(min(sample.top_k, int(allowed.sum())))
+        return int(ids[torch.multinomial(torch.softmax(top, dim=-1), 1, generator=sample.generator)])
 
     def _lookahead(self, logits: torch.Tensor, hidden: torch.Tensor, allowed: torch.Tensor, end_mask: torch.Tensor,
-                   line_used: torch.Tensor, spec: Any, step: Any,
-                   generator: torch.Generator) -> tuple[int, torch.Tensor, torch.Tensor]:  # fmt: skip
+                   line_used: torch.Tensor, spec: Any, generator: torch.Generator) -> Lookahead:  # fmt: skip
         """The character before a rhyme: LOOKAHEAD candidates in one batch, drawn by p(candidate) × p(rhyme after)."""
         if not allowed.any():
             allowed = self.allowed
@@ -204,7 +293,7 @@ class PoemDecoder:
         top, ids = scores.topk(min(spec.top_k, int(allowed.sum())))
         count = min(LOOKAHEAD, len(ids))
         candidates = ids[torch.multinomial(torch.softmax(top, dim=-1), count, replacement=False, generator=generator)]
-        next_logits, next_hidden = step(candidates.view(count, 1), hidden.repeat_interleave(count, dim=1))
+        next_logits, next_hidden = yield Step(candidates.view(count, 1), hidden.repeat_interleave(count, dim=1))
         after = torch.softmax(next_logits.float().cpu(), dim=-1)
         ending = end_mask & ~line_used
         mass = (after * ending).sum(dim=1) - after[torch.arange(count), candidates] * ending[candidates]  # not itself

@@ -26,7 +26,15 @@ from typing import Any
 import torch
 
 from app.core.errors import InvalidInput
-from app.predictors.poem_decoding import PoemDecoder, RhymeInputError, rhyme_report
+from app.predictors.poem_decoding import (
+    Decoding,
+    PoemDecoder,
+    RhymeInputError,
+    Sample,
+    StepAnswer,
+    rhyme_report,
+    run,
+)
 from app.predictors.poem_tokens import BOS, SPECIALS
 from app.predictors.rhymes import RhymeTable
 
@@ -159,9 +167,8 @@ class PoemGenerator:
         Checks the spec now, not on the first `next()`, so a server can answer 422 before it starts streaming.
         Call `with_seed` first when the seed must be reported; a spec without a seed gets a random one here.
         """
-        spec = with_seed(spec)
-        self.check(spec)
-        return self._decode(spec)
+        decoding = self.decoding(spec)  # checks now: a refusal comes before the first character
+        return self._drive(decoding)
 
     def generate(self, spec: PoemSpec) -> dict[str, Any]:
         """{"poem": couplets on their own text lines, "lines": each line with its mark, "seed": to reproduce it}."""
@@ -200,13 +207,24 @@ class PoemGenerator:
         logits, hidden = self.model(torch.tensor([ids], dtype=torch.long, device=self.device), hidden)
         return logits[0, -1], hidden
 
+    def decoding(self, spec: PoemSpec) -> Decoding:
+        """The poem as a decoding to drive (characters and Steps; app/predictors/poem_decoding.py): checked, seeded."""
+        spec = with_seed(spec)
+        self.check(spec)
+        generator = torch.Generator().manual_seed(spec.seed)
+        return self._decoder.decode(spec, spec.forced(), (self._comma, self._period), generator)
+
+    def step(self, ids: torch.Tensor, hidden: torch.Tensor) -> StepAnswer:
+        """One forward pass: the logits after the last of `ids` [rows, tokens], and the new hidden state."""
+        logits, hidden = self.model(ids.to(self.device), hidden)
+        return logits[:, -1], hidden
+
+    def sample(self, samples: list[Sample]) -> list[int]:
+        """The tokens drawn for Samples of one or many poems (PoemDecoder.sample)."""
+        return self._decoder.sample(samples)
+
     # As a decorator (not a `with` inside the body), inference mode is switched on only while the generator runs,
     # instead of leaking into the caller's thread between two `next()` calls.
     @torch.inference_mode()
-    def _decode(self, spec: PoemSpec) -> Iterator[str]:
-        def step(ids: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            logits, hidden = self.model(ids.to(self.device), hidden)
-            return logits[:, -1], hidden
-
-        generator = torch.Generator().manual_seed(spec.seed)
-        yield from self._decoder.decode(spec, spec.forced(), step, (self._comma, self._period), generator)
+    def _drive(self, decoding: Decoding) -> Iterator[str]:
+        yield from run(decoding, self.step, self.sample)

@@ -84,14 +84,17 @@ def test_a_model_that_raises_is_a_503_naming_it_and_its_traceback_is_logged(fres
     assert fresh_client.post("/predict/fashion", json={"pixels": DIGIT_PIXELS}).status_code == 200  # others serve
 
 
-def test_a_poem_model_that_raises_is_a_503(fresh_client, monkeypatch, caplog):
-    monkeypatch.setattr(fresh_client.app.state.service.serving["poem"].predictor, "generate", boom)
+def test_a_poem_model_that_raises_is_a_503_and_the_scheduler_serves_on(fresh_client, monkeypatch, caplog):
+    generator = fresh_client.app.state.service.serving["poem"].predictor
+    monkeypatch.setattr(generator, "step", boom)  # the model's forward pass, as the scheduler calls it
     caplog.set_level(logging.ERROR, logger="dlserve")
     response = fresh_client.post("/generate/poem", json={"seed": 1})
     assert_error(response, 503, "inference_failed", "the poem model failed to run on this input (RuntimeError)")
     assert "secret internals" not in response.text
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert record.getMessage() == "model poem failed on a request" and record.exc_info[0] is RuntimeError
+    assert record.getMessage() == "model poem failed on a pass of 1 poems" and record.exc_info[0] is RuntimeError
+    monkeypatch.undo()
+    assert fresh_client.post("/generate/poem", json={"seed": 1}).status_code == 200
 
 
 def test_any_other_unexpected_error_is_a_generic_500_and_its_traceback_is_logged(fresh_client, monkeypatch, caplog):
@@ -111,13 +114,13 @@ def test_an_error_during_a_poem_stream_is_reported_in_band_and_logged(fresh_clie
         yield "风"
         boom()
 
-    monkeypatch.setattr(fresh_client.app.state.service.serving["poem"].predictor, "stream", two_characters_then_boom)
+    monkeypatch.setattr(fresh_client.app.state.service.serving["poem"].predictor, "decoding", two_characters_then_boom)
     caplog.set_level(logging.ERROR, logger="dlserve")
     events = read_events(fresh_client.post("/generate/poem/stream", json={"seed": 1}))
     assert events == [("char", {"index": 0, "char": "春"}), ("char", {"index": 1, "char": "风"}),
                       ("error", INTERNAL_ERROR)]  # fmt: skip
-    [record] = [r for r in caplog.records if r.name == "dlserve" and r.levelno == logging.ERROR]
-    assert record.getMessage() == "poem stream failed"
+    [record] = [r for r in caplog.records if r.name == "dlserve.poems" and r.levelno == logging.ERROR]
+    assert record.getMessage() == "a poem's decoding failed"
     assert record.exc_info[0] is RuntimeError
 
 

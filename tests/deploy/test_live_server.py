@@ -181,6 +181,10 @@ def test_uploads_and_streams_abandoned_halfway_leave_no_error_and_no_queued_work
     metrics = httpx.get(f"{server.url}/metrics").text
     for name in ("digit", "fashion", "house"):
         assert metric(metrics, "dlserve_queue_depth", model=name) == 0
+    deadline = time.perf_counter() + 10  # the abandoned poem leaves the scheduler at its next pass
+    while metric(httpx.get(f"{server.url}/metrics").text, "dlserve_queue_depth", model="poem") != 0:
+        assert time.perf_counter() < deadline, "the abandoned poem is still in the scheduler"
+        time.sleep(0.02)
     assert post_digit(server, **{"X-API-Key": API_KEY}).json()["label"] == 7
 
 

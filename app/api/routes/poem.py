@@ -7,12 +7,13 @@ before anything is written or streamed), and written whole or streamed as server
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import ServiceDep, SettingsDep, per_client
+from app.api.streams import ClosingStreamingResponse
 from app.inference import poems
 from app.schemas.poem import Poem, PoemRequest
 
@@ -26,8 +27,10 @@ async def generate_poem(request: PoemRequest, http: Request, service: ServiceDep
     rhyming under `rhyme` and keeping the 平仄 of `tones`; a request no pattern can satisfy is a 422 saying why."""
     serving = service.current("poem")  # this version writes the poem, even if a reload swaps in another
     http.state.model, http.state.batch_size = "poem", 1
-    spec = poems.prepare(serving, request, settings)
-    return Poem(**await poems.write(serving, spec), model_version=serving.version)
+    poem = poems.PoemStream(serving, poems.prepare(serving, request, settings))
+    result = await poem.whole()
+    http.state.first_char_ms = poem.first_char_ms
+    return Poem(**result, model_version=serving.version)
 
 
 def _event(name: str, payload: dict) -> str:
@@ -46,15 +49,18 @@ async def stream_poem(
     """The same poem as /generate/poem, as server-sent events: one `char` event per character, then `done`."""
     serving = service.current("poem")
     http.state.model, http.state.batch_size = "poem", 1
-    spec = poems.prepare(serving, request, settings)  # a bad request is still a plain 4xx, before the stream opens
+    # A bad request, or a full queue, is still a plain 4xx/503: both come before the stream opens.
+    poem = poems.PoemStream(serving, poems.prepare(serving, request, settings), streaming=True)
 
-    def events() -> Iterator[str]:
-        for event in poems.stream(serving, spec):
+    async def events() -> AsyncIterator[str]:
+        async for event in poem.events():
             if isinstance(event, poems.PoemChar):
+                http.state.first_char_ms = poem.first_char_ms
                 yield _event("char", {"index": event.index, "char": event.char})
             elif isinstance(event, poems.PoemDone):
                 yield _event("done", {**event.poem, "model_version": serving.version})
             else:
                 yield _event("error", {"detail": event.detail, "code": "internal_error"})
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return ClosingStreamingResponse(events(), on_close=poem.close, media_type="text/event-stream",
+                                    headers={"Cache-Control": "no-cache"})  # fmt: skip

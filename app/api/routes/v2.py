@@ -9,7 +9,7 @@ open; inference needs the API key when one is set, as our own endpoints do.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.api.deps import ServiceDep, SettingsDep, client_slot, per_client
 from app.api.security import require_api_key
+from app.api.streams import ClosingStreamingResponse
 from app.api.v2_models import INFER, metadata, poem_spec
 from app.api.v2_tensors import HEADER_LENGTH, bad, encode_infer_response, parse_infer_request, read_object
 from app.core.config import Settings
@@ -200,9 +201,10 @@ async def generate_poem_stream(request: Request, service: ServiceDep, settings: 
     """The same as server-sent events: one event per character (`text_output`), the last one with the whole poem."""
     current, spec = await _generate_request(request, service, settings)
     version = current.version
+    poem = poems.PoemStream(current, spec, streaming=True)  # a full queue is a 503 before the stream opens
 
-    def events() -> Iterator[str]:
-        for event in poems.stream(current, spec):
+    async def events() -> AsyncIterator[str]:
+        async for event in poem.events():
             if isinstance(event, poems.PoemChar):
                 payload = {"model_name": "poem", "model_version": version, "text_output": event.char}
             elif isinstance(event, poems.PoemDone):
@@ -210,6 +212,9 @@ async def generate_poem_stream(request: Request, service: ServiceDep, settings: 
                            **event.poem}  # fmt: skip
             else:
                 payload = {"error": event.detail}
+            if isinstance(event, poems.PoemChar):
+                request.state.first_char_ms = poem.first_char_ms
             yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return ClosingStreamingResponse(events(), on_close=poem.close, media_type="text/event-stream",
+                                    headers={"Cache-Control": "no-cache"})  # fmt: skip

@@ -1,0 +1,269 @@
+"""Continuous batching of poem decoding: every poem being written advances one step per forward pass.
+
+A poem is written one character at a time, and each character is a forward pass of the GRU. Decoded
+alone, 32 concurrent poems are 32 passes of batch 1 per character; measured on the committed 2.0.0
+module (one torch thread), a step costs 6.0 ms at batch 1 and 20.0 ms at batch 32 — a batch does 10× the
+work per second. So, as LLM servers do (vLLM, TGI's continuous batching): one scheduler per poem model,
+on the model's own thread, keeps the decodings of every active poem (app/predictors/poem_decoding.py:
+each yields a Step when it needs the model, then a Sample when it needs a character drawn) and, each
+pass, stacks their Steps into one forward pass — one row per poem, four during a rhyme's look-ahead —
+hands each poem its logits, then draws every poem's character in one batched top-k (each row with its
+own mask, temperature, top-k and seed: what it would draw alone). New poems join at the next pass; a
+finished or abandoned poem leaves at once.
+
+Steps feeding different numbers of tokens (a poem's first step feeds its start characters together;
+an acrostic line starts with two) go through in one pass per length. At most MAX_ACTIVE_POEMS poems are
+decoded together; the others wait their turn, up to MAX_QUEUED_POEMS in all (past that, 503 + Retry-After).
+
+A streamed poem's characters reach the event loop one by one as they are decided (`call_soon_threadsafe`),
+so a stream sends each the moment its step is done; a poem answered whole is gathered on the scheduler's
+thread and handed over once. All counting of poems in flight happens on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from app.core.errors import Unavailable
+from app.models.batcher import inference_failed
+from app.predictors.poem_decoding import Decoding, Sample, Step, StepAnswer
+from app.predictors.poem_generation import PoemGenerator, PoemSpec
+
+logger = logging.getLogger("dlserve.poems")
+DONE = object()  # the last event of a poem that was written whole
+
+
+@dataclass(eq=False)
+class PoemHandle:
+    """One poem in the scheduler. DONE or an exception arrives on `events` when it ends; a streamed poem's
+    characters (str) arrive there first, one by one; a poem answered whole has them in `text` by then."""
+
+    spec: PoemSpec
+    decoding: Decoding
+    streaming: bool
+    events: asyncio.Queue = field(default_factory=asyncio.Queue)
+    cancelled: bool = False  # set on the event loop, read by the scheduler's thread before each step
+    waiting: Step | Sample | None = None  # what it waits for (None: not started yet)
+    text: str = ""  # a whole poem's characters, gathered on the scheduler's thread
+    submitted_at: float = field(default_factory=time.perf_counter)
+    first_char_s: float | None = None  # from submission to its first character
+
+    def cancel(self) -> None:
+        """The client left: the poem stops at the scheduler's next pass, and its row is free."""
+        self.cancelled = True
+
+
+class PoemScheduler:
+    def __init__(
+        self,
+        generator: PoemGenerator,
+        *,
+        max_active: int,
+        max_queued: int,
+        retry_after_s: int,
+        on_pass: Callable[[int, int, float], None] | None = None,
+        on_chars: Callable[[int], None] | None = None,
+        on_depth: Callable[[int], None] | None = None,
+    ) -> None:
+        self.generator, self.max_active, self.max_queued = generator, max_active, max_queued
+        self.retry_after_s, self.on_pass, self.on_chars, self.on_depth = retry_after_s, on_pass, on_chars, on_depth
+        self.passes: list[int] = []  # poems per recent forward pass (bounded), for tests
+        self._incoming: queue.SimpleQueue[PoemHandle | None] = queue.SimpleQueue()
+        self._in_flight = 0  # poems submitted and not yet finished (event loop only)
+        self._users = 0  # requests holding this scheduler (hold()): a replaced one stops once none does
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="poem-scheduler", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Finish every poem in flight and let the requests holding this scheduler end, then stop its thread."""
+        await self._idle.wait()
+        if self._thread is not None:
+            self._incoming.put(None)
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+            self._thread = None
+
+    @contextmanager
+    def hold(self) -> Iterator[PoemScheduler]:
+        self._users += 1
+        self._update_idle()
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            self._update_idle()
+
+    def submit(self, spec: PoemSpec, *, streaming: bool = False) -> PoemHandle:
+        """Queue a checked, seeded spec (app/inference/poems.py:prepare); 503 + Retry-After past MAX_QUEUED_POEMS."""
+        if self._in_flight >= self.max_queued:
+            raise Unavailable(
+                f"the poem model is busy ({self._in_flight} poems in progress or waiting); retry shortly",
+                code="queue_full",
+                retry_after_s=self.retry_after_s,
+            )
+        handle = PoemHandle(spec, self.generator.decoding(spec), streaming)
+        self._set_in_flight(self._in_flight + 1)
+        self._incoming.put(handle)
+        return handle
+
+    # --- on the event loop, called from the scheduler's thread ---------------------------------------------
+
+    def _finished(self, handle: PoemHandle, last: object) -> None:
+        handle.events.put_nowait(last)
+        self._set_in_flight(self._in_flight - 1)
+
+    def _set_in_flight(self, count: int) -> None:
+        self._in_flight = count
+        if self.on_depth is not None:
+            self.on_depth(count)
+        self._update_idle()
+
+    def _update_idle(self) -> None:
+        if self._in_flight == 0 and self._users == 0:
+            self._idle.set()
+        else:
+            self._idle.clear()
+
+    # --- the scheduler's thread ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        active: list[PoemHandle] = []
+        with torch.inference_mode():
+            while True:
+                if not active:  # nothing to decode: sleep until a poem arrives
+                    first = self._incoming.get()
+                    if first is None:
+                        return
+                    self._admit(first, active)
+                while len(active) < self.max_active:  # newcomers join this pass
+                    try:
+                        handle = self._incoming.get_nowait()
+                    except queue.Empty:
+                        break
+                    if handle is None:
+                        self._incoming.put(None)  # stop once the poems in flight are done
+                        break
+                    self._admit(handle, active)
+                active = self._pass(active)
+
+    def _admit(self, handle: PoemHandle, active: list[PoemHandle]) -> None:
+        if handle.cancelled:  # its client left while it waited: never started
+            handle.decoding.close()
+            self._emit(handle, DONE, last=True)
+        elif self._advance(handle, None):
+            active.append(handle)
+
+    def _pass(self, active: list[PoemHandle]) -> list[PoemHandle]:
+        """One forward pass per token count over the waiting Steps, then one batched draw over the Samples they
+        lead to: every poem one character on."""
+        live = []
+        for handle in active:
+            if handle.cancelled:
+                handle.decoding.close()
+                self._emit(handle, DONE, last=True)
+            else:
+                live.append(handle)
+        groups: dict[int, list[PoemHandle]] = defaultdict(list)
+        for handle in live:
+            if isinstance(handle.waiting, Step):
+                groups[handle.waiting.ids.shape[1]].append(handle)
+        done: set[PoemHandle] = set()
+        for handles in groups.values():
+            steps = [h.waiting for h in handles]
+            started = time.perf_counter()
+            try:
+                answers = self._forward(steps)
+            except Exception as exc:  # the model failed: these poems fail, the scheduler lives on
+                logger.error("model poem failed on a pass of %d poems", len(handles), exc_info=exc)
+                for handle in handles:
+                    self._fail(handle, exc)
+                done.update(handles)
+                continue
+            if self.on_pass is not None:
+                self.on_pass(len(handles), sum(s.rows for s in steps), time.perf_counter() - started)
+            self.passes = [*self.passes[-999:], len(handles)]
+            done.update(h for h, answer in zip(handles, answers, strict=True) if not self._advance(h, answer))
+        sampling = [h for h in live if h not in done and isinstance(h.waiting, Sample)]
+        if sampling:
+            try:
+                tokens = self.generator.sample([h.waiting for h in sampling])
+            except Exception as exc:
+                logger.error("drawing the characters of %d poems failed", len(sampling), exc_info=exc)
+                for handle in sampling:
+                    self._fail(handle, exc)
+                done.update(sampling)
+            else:
+                done.update(h for h, token in zip(sampling, tokens, strict=True) if not self._advance(h, token))
+        return [h for h in live if h not in done]
+
+    def _fail(self, handle: PoemHandle, exc: Exception) -> None:
+        handle.decoding.close()
+        self._emit(handle, inference_failed("poem", exc), last=True)
+
+    def _forward(self, steps: list[Step]) -> list[StepAnswer]:
+        """The Steps of many poems stacked into one forward pass, and each poem's rows of the answer."""
+        if len(steps) == 1:
+            return [self.generator.step(steps[0].ids, steps[0].hidden)]
+        ids = torch.cat([s.ids for s in steps])
+        hidden = torch.cat([s.hidden for s in steps], dim=1)
+        logits, hidden = self.generator.step(ids, hidden)
+        answers, row = [], 0
+        for s in steps:
+            answers.append((logits[row : row + s.rows], hidden[:, row : row + s.rows]))
+            row += s.rows
+        return answers
+
+    def _advance(self, handle: PoemHandle, answer: StepAnswer | int | None) -> bool:
+        """Run one poem on to its next Step or Sample, handing on its characters; False once it is finished."""
+        chars = 0
+        try:
+            while True:
+                item: Any = handle.decoding.send(answer)
+                if isinstance(item, Step | Sample):
+                    handle.waiting = item
+                    return True
+                answer = None
+                chars += 1
+                if handle.first_char_s is None:
+                    handle.first_char_s = time.perf_counter() - handle.submitted_at
+                if handle.streaming:
+                    self._emit(handle, item)
+                else:
+                    handle.text += item
+        except StopIteration:
+            self._emit(handle, DONE, last=True)
+        except Exception as exc:  # a fault of the decoding: logged, this poem fails, the others go on
+            logger.error("a poem's decoding failed", exc_info=exc)
+            self._emit(handle, inference_failed("poem", exc), last=True)
+        finally:
+            if chars and self.on_chars is not None:
+                self.on_chars(chars)
+        return False
+
+    def _emit(self, handle: PoemHandle, event: object, *, last: bool = False) -> None:
+        assert self._loop is not None  # noqa: S101 - start() set it before any poem could arrive
+        if last:
+            self._loop.call_soon_threadsafe(self._finished, handle, event)
+        else:
+            self._loop.call_soon_threadsafe(handle.events.put_nowait, event)

@@ -1,0 +1,177 @@
+"""The poem scheduler (continuous batching): poems decoded together are the poems decoded alone, newcomers join,
+leavers free their row, the queue is bounded, a failing model fails only its pass, and stop drains."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import torch
+
+from app.core.errors import Unavailable
+from app.models.poem_scheduler import DONE, PoemScheduler
+from app.predictors.poem_generation import PoemGenerator, PoemSpec
+from training.poem_model import CharRNN, Vocab
+
+VOCAB = Vocab.build(
+    [
+        "床前明月光，疑是地上霜。举头望明月，低头思故乡。",
+        "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。",
+        "两个黄鹂鸣翠柳，一行白鹭上青天。窗含西岭千秋雪，门泊东吴万里船。",
+        "朝辞白帝彩云间，千里江陵一日还。两岸猿声啼不住，轻舟已过万重山。",
+    ]
+)
+FORMS = [(4, 5), (4, 7), (8, 5), (8, 7)]
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    return PoemGenerator(torch.jit.script(CharRNN(len(VOCAB), 16, 32, 2, "gru")).eval(), VOCAB.tokens)
+
+
+def specs(count: int) -> list[PoemSpec]:
+    return [PoemSpec(seed=seed, line_num=n, line_length=length, start="明" if seed % 3 == 0 else "")
+            for seed in range(count) for n, length in FORMS][:count]  # fmt: skip
+
+
+async def written(scheduler: PoemScheduler, poem_specs: list[PoemSpec]) -> list[str]:
+    handles = [scheduler.submit(spec) for spec in poem_specs]
+    results = []
+    for handle in handles:
+        assert await handle.events.get() is DONE
+        results.append(handle.text)
+    return results
+
+
+def run(scheduler: PoemScheduler, scenario):
+    async def main():
+        scheduler.start()
+        try:
+            return await scenario
+        finally:
+            await scheduler.stop()
+
+    return asyncio.run(main())
+
+
+def make(generator, **options) -> PoemScheduler:
+    return PoemScheduler(generator, **({"max_active": 8, "max_queued": 100, "retry_after_s": 2} | options))
+
+
+def test_poems_decoded_together_are_the_poems_decoded_alone(generator):
+    poem_specs = specs(24)
+    alone = ["".join(generator.stream(spec)) for spec in poem_specs]
+    scheduler = make(generator)
+    assert run(scheduler, written(scheduler, poem_specs)) == alone
+    assert max(scheduler.passes) == 8  # they really were decoded together, at most MAX_ACTIVE_POEMS at once
+
+
+def test_one_at_a_time_is_what_max_active_1_gives(generator):
+    scheduler = make(generator, max_active=1)
+    run(scheduler, written(scheduler, specs(3)))
+    assert set(scheduler.passes) == {1}
+
+
+def test_a_newcomer_joins_poems_already_in_progress(generator):
+    scheduler = make(generator)
+
+    async def scenario():
+        first = scheduler.submit(PoemSpec(seed=1, line_num=8, line_length=7), streaming=True)
+        chars = [await first.events.get() for _ in range(3)]  # the first poem is being written
+        late = scheduler.submit(PoemSpec(seed=2, line_num=4, line_length=5))
+        assert await late.events.get() is DONE
+        while (event := await first.events.get()) is not DONE:
+            chars.append(event)
+        return "".join(chars), late.text
+
+    first, late = run(scheduler, scenario())
+    assert 2 in scheduler.passes and len(late) == 24 and len(first) == 64
+
+
+def test_a_poem_whose_client_left_stops_and_frees_its_row(generator):
+    scheduler = make(generator)
+
+    async def scenario():
+        handle = scheduler.submit(PoemSpec(seed=3, line_num=8, line_length=7), streaming=True)
+        first = await handle.events.get()
+        handle.cancel()
+        events = [first]
+        while (event := await handle.events.get()) is not DONE:
+            events.append(event)
+        return events
+
+    events = run(scheduler, scenario())
+    assert 1 <= len(events) < 64 and scheduler.in_flight == 0
+
+
+def test_a_streamed_poem_gets_each_character_as_it_is_decided(generator):
+    scheduler = make(generator)
+
+    async def scenario():
+        spec = PoemSpec(seed=4, line_num=4, line_length=7)
+        handle = scheduler.submit(spec, streaming=True)
+        chars = []
+        while (event := await handle.events.get()) is not DONE:
+            chars.append(event)
+        return "".join(chars), "".join(generator.stream(spec))
+
+    streamed, alone = run(scheduler, scenario())
+    assert streamed == alone and len(streamed) == 32
+
+
+def test_past_max_queued_poems_a_new_one_is_refused_with_retry_after(generator):
+    scheduler = make(generator, max_queued=2)
+
+    async def scenario():
+        handles = [scheduler.submit(spec) for spec in specs(2)]
+        with pytest.raises(Unavailable) as refused:
+            scheduler.submit(PoemSpec(seed=9))
+        for handle in handles:
+            await handle.events.get()
+        scheduler.submit(PoemSpec(seed=9))  # room again
+        return refused.value
+
+    refusal = run(scheduler, scenario())
+    assert (refusal.code, refusal.retry_after_s) == ("queue_full", 2)
+    assert "busy (2 poems in progress or waiting)" in refusal.detail
+
+
+def test_a_failing_model_fails_its_pass_and_the_scheduler_writes_on(generator, monkeypatch):
+    scheduler = make(generator)
+    real_step = generator.step
+    calls = {"n": 0}
+
+    def flaky(ids, hidden):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("secret internals")
+        return real_step(ids, hidden)
+
+    monkeypatch.setattr(generator, "step", flaky)
+
+    async def scenario():
+        failed = scheduler.submit(PoemSpec(seed=5))
+        event = await failed.events.get()
+        after = await written(scheduler, [PoemSpec(seed=6)])
+        return event, after
+
+    event, after = run(scheduler, scenario())
+    assert isinstance(event, Unavailable) and event.code == "inference_failed" and "secret" not in event.detail
+    assert len(after[0]) == 32
+
+
+def test_stop_finishes_the_poems_in_flight(generator):
+    scheduler = make(generator)
+
+    async def scenario():
+        handles = [scheduler.submit(spec) for spec in specs(6)]
+        await scheduler.stop()  # drains: returns only once every poem is written
+        return [h.events.get_nowait() for h in handles], [h.text for h in handles]
+
+    async def main():
+        scheduler.start()
+        return await scenario()
+
+    lasts, texts = asyncio.run(main())
+    assert all(last is DONE for last in lasts) and all(texts)
