@@ -2,7 +2,8 @@
 
 `python -m bench.capacity --digits-per-s 10000 --poems-per-s 200` starts dlserve as `make serve` does,
 measures one replica (this machine's cores) under wrk — JSON digits at 64 connections, 4×7 poems at
-8 connections, resident memory after both — and turns that into replicas, cores and memory:
+32 connections (enough to fill a pass of the poem scheduler), resident memory after both — and turns
+that into replicas, cores and memory:
 
     replica-seconds per second = digits/s ÷ digit throughput + poems/s ÷ poem throughput
     replicas = ceil(that ÷ target utilization) + spare replicas
@@ -29,7 +30,8 @@ from bench.peers import POEM_BODY, Peer, rss_mb, run_wrk, running, wrk_script
 TARGET_UTILIZATION = 0.70
 SPARE_REPLICAS = 1
 DIGIT_CONNECTIONS = 64
-POEM_CONNECTIONS = 8
+# Poems are decoded together (MAX_ACTIVE_POEMS, 32): a replica is measured with enough of them to fill a pass.
+POEM_CONNECTIONS = 32
 
 
 def measure(seconds: int, folder: Path) -> dict[str, float]:
