@@ -22,13 +22,14 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.errors import Unavailable
+from app.models.holding import Held
 
 logger = logging.getLogger("dlserve.batcher")
 SIDE_NICENESS = 19  # how much less CPU priority the side thread gets (Linux nice, 0-19)
@@ -75,9 +76,7 @@ class MicroBatcher:
         self.enabled, self.retry_after_s = enabled, retry_after_s
         self.on_depth = on_depth
         self._pending_items = 0
-        self._users = 0  # requests holding this batcher (hold()): a replaced one stops once none does
-        self._idle = asyncio.Event()  # set while nothing is queued, running or held: what stop() waits for
-        self._idle.set()
+        self.held = Held()  # requests holding this batcher and items in flight: a replaced one stops once idle
         self.batch_sizes: list[int] = []  # recent batch sizes, for tests and metrics (bounded below)
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._last_batch_jobs = 0  # requests in the previous batch: >1 means concurrent traffic
@@ -99,28 +98,11 @@ class MicroBatcher:
         self._pending_items = count
         if self.on_depth is not None:
             self.on_depth(count)
-        self._update_idle()
+        self.held.set_work(count)
 
-    @property
-    def users(self) -> int:
-        return self._users
-
-    @contextmanager
-    def hold(self) -> Iterator[MicroBatcher]:
+    def hold(self) -> AbstractContextManager[None]:
         """Keep this batcher running while a request uses it, even if a reload replaces it meanwhile."""
-        self._users += 1
-        self._update_idle()
-        try:
-            yield self
-        finally:
-            self._users -= 1
-            self._update_idle()
-
-    def _update_idle(self) -> None:
-        if self._pending_items == 0 and self._users == 0:
-            self._idle.set()
-        else:
-            self._idle.clear()
+        return self.held.hold()
 
     def run_batch(self, items: list[Any]) -> list[Any]:
         """One forward pass (on the model's thread), reported to `on_batch` for the metrics."""
@@ -142,7 +124,7 @@ class MicroBatcher:
 
     async def stop(self) -> None:
         """Finish what is queued (drain) and let the requests holding this batcher finish, then stop the worker."""
-        await self._idle.wait()
+        await self.held.idle.wait()
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)

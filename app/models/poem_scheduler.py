@@ -28,8 +28,8 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,7 @@ import torch
 
 from app.core.errors import Unavailable
 from app.models.batcher import inference_failed
+from app.models.holding import Held
 from app.predictors.poem_decoding import Decoding, Sample, Step, StepAnswer
 from app.predictors.poem_generation import PoemGenerator, PoemSpec
 
@@ -81,9 +82,7 @@ class PoemScheduler:
         self.passes: list[int] = []  # poems per recent forward pass (bounded), for tests
         self._incoming: queue.SimpleQueue[PoemHandle | None] = queue.SimpleQueue()
         self._in_flight = 0  # poems submitted and not yet finished (event loop only)
-        self._users = 0  # requests holding this scheduler (hold()): a replaced one stops once none does
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self.held = Held()  # requests holding this scheduler and poems in flight: a replaced one stops once idle
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -98,21 +97,15 @@ class PoemScheduler:
 
     async def stop(self) -> None:
         """Finish every poem in flight and let the requests holding this scheduler end, then stop its thread."""
-        await self._idle.wait()
+        await self.held.idle.wait()
         if self._thread is not None:
             self._incoming.put(None)
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
             self._thread = None
 
-    @contextmanager
-    def hold(self) -> Iterator[PoemScheduler]:
-        self._users += 1
-        self._update_idle()
-        try:
-            yield self
-        finally:
-            self._users -= 1
-            self._update_idle()
+    def hold(self) -> AbstractContextManager[None]:
+        """Keep this scheduler running while a request uses it, even if a reload replaces it meanwhile."""
+        return self.held.hold()
 
     def submit(self, spec: PoemSpec, *, streaming: bool = False) -> PoemHandle:
         """Queue a checked, seeded spec (app/inference/poems.py:prepare); 503 + Retry-After past MAX_QUEUED_POEMS."""
@@ -137,13 +130,7 @@ class PoemScheduler:
         self._in_flight = count
         if self.on_depth is not None:
             self.on_depth(count)
-        self._update_idle()
-
-    def _update_idle(self) -> None:
-        if self._in_flight == 0 and self._users == 0:
-            self._idle.set()
-        else:
-            self._idle.clear()
+        self.held.set_work(count)
 
     # --- the scheduler's thread ----------------------------------------------------------------------------
 

@@ -251,3 +251,16 @@ def test_a_load_with_a_configuration_is_refused():
         answer = client.post("/v2/repository/models/digit/load", json={"parameters": {"config": "{}"}}, headers=ADMIN)
         assert_v2_error(answer, 400, "loads models only from its MODEL_DIR")
         assert_v2_error(client.post("/v2/repository/models/cats/load", headers=ADMIN), 404, "unknown model 'cats'")
+
+
+def test_the_poem_model_reloads_with_its_scheduler_and_keeps_writing(own_models):
+    with reloading_client(own_models) as app:
+        before = app.post("/generate/poem", json={"seed": 8}).json()["poem"]
+        set_version(own_models, "poem", "2.0.0+reloaded")
+        assert app.post("/v2/repository/models/poem/load", headers=ADMIN).status_code == 200
+        after = app.post("/generate/poem", json={"seed": 8}).json()
+        assert after["poem"] == before and after["model_version"] == "2.0.0+reloaded"  # the new scheduler writes it
+        assert app.post("/v2/repository/models/poem/unload", headers=ADMIN).status_code == 200
+        assert app.post("/generate/poem", json={"seed": 8}).status_code == 503
+        assert app.post("/v2/repository/models/poem/load", headers=ADMIN).status_code == 200
+        assert app.post("/generate/poem/stream", json={"seed": 8}).text.count("event: char") == 32
