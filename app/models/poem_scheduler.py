@@ -1,18 +1,19 @@
 """Continuous batching of poem decoding: every poem being written advances one step per forward pass.
 
 A poem is written one character at a time, and each character is a forward pass of the GRU. Decoded
-alone, 32 concurrent poems are 32 passes of batch 1 per character; measured on the committed 2.0.0
-module (one torch thread), a step costs 6.0 ms at batch 1 and 20.0 ms at batch 32 — a batch does 10× the
-work per second. So, as LLM servers do (vLLM, TGI's continuous batching): one scheduler per poem model,
-on the model's own thread, keeps the decodings of every active poem (app/predictors/poem_decoding.py:
-each yields a Step when it needs the model, then a Sample when it needs a character drawn) and, each
-pass, stacks their Steps into one forward pass — one row per poem, four during a rhyme's look-ahead —
-hands each poem its logits, then draws every poem's character in one batched top-k (each row with its
-own mask, temperature, top-k and seed: what it would draw alone). New poems join at the next pass; a
-finished or abandoned poem leaves at once.
+alone, 32 concurrent poems are 32 passes of batch 1 per character; but a step of batch 32 costs only a few
+times a step of batch 1 (the weights are read once for all rows). So, as LLM servers do (vLLM, TGI's
+continuous batching): one scheduler per poem model, on the model's own thread, keeps the decodings of every
+active poem (app/predictors/poem_decoding.py: each yields a Step when it needs the model, then a Sample when
+it needs a character drawn) and, each pass, stacks their Steps into one forward pass — one row per poem,
+four during a rhyme's look-ahead — hands each poem its logits, then draws every poem's character in one
+batched top-k (each row with its own mask, temperature, top-k and seed: what it would draw alone). New
+poems join at the next pass; a finished or abandoned poem leaves at once. `python -m bench.poems` measures
+what it gives over HTTP (docs/performance.md).
 
-Steps feeding different numbers of tokens (a poem's first step feeds its start characters together;
-an acrostic line starts with two) go through in one pass per length. At most MAX_ACTIVE_POEMS poems are
+Steps feed different numbers of tokens (a line's last character goes in with its mark; a poem's first step
+feeds its start characters). A pass feeds every Step the fewest tokens any of them has, the rest following
+in the next passes, so each pass is one forward pass of every poem. At most MAX_ACTIVE_POEMS poems are
 decoded together; the others wait their turn, up to MAX_QUEUED_POEMS in all (past that, 503 + Retry-After).
 
 A streamed poem's characters reach the event loop one by one as they are decided (`call_soon_threadsafe`),
@@ -27,7 +28,6 @@ import logging
 import queue
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -162,8 +162,8 @@ class PoemScheduler:
             active.append(handle)
 
     def _pass(self, active: list[PoemHandle]) -> list[PoemHandle]:
-        """One forward pass per token count over the waiting Steps, then one batched draw over the Samples they
-        lead to: every poem one character on."""
+        """One forward pass over the waiting Steps, then one batched draw over the Samples they lead to: every
+        poem one character on."""
         live = []
         for handle in active:
             if handle.cancelled:
@@ -171,26 +171,7 @@ class PoemScheduler:
                 self._emit(handle, DONE, last=True)
             else:
                 live.append(handle)
-        groups: dict[int, list[PoemHandle]] = defaultdict(list)
-        for handle in live:
-            if isinstance(handle.waiting, Step):
-                groups[handle.waiting.ids.shape[1]].append(handle)
-        done: set[PoemHandle] = set()
-        for handles in groups.values():
-            steps = [h.waiting for h in handles]
-            started = time.perf_counter()
-            try:
-                answers = self._forward(steps)
-            except Exception as exc:  # the model failed: these poems fail, the scheduler lives on
-                logger.error("model poem failed on a pass of %d poems", len(handles), exc_info=exc)
-                for handle in handles:
-                    self._fail(handle, exc)
-                done.update(handles)
-                continue
-            if self.on_pass is not None:
-                self.on_pass(len(handles), sum(s.rows for s in steps), time.perf_counter() - started)
-            self.passes = [*self.passes[-999:], len(handles)]
-            done.update(h for h, answer in zip(handles, answers, strict=True) if not self._advance(h, answer))
+        done = self._step([h for h in live if isinstance(h.waiting, Step)])
         sampling = [h for h in live if h not in done and isinstance(h.waiting, Sample)]
         if sampling:
             try:
@@ -204,22 +185,47 @@ class PoemScheduler:
                 done.update(h for h, token in zip(sampling, tokens, strict=True) if not self._advance(h, token))
         return [h for h in live if h not in done]
 
+    def _step(self, handles: list[PoemHandle]) -> set[PoemHandle]:
+        """Every waiting Step through the model in one pass; the poems that finished (or failed) on it.
+
+        A pass feeds every Step the same number of tokens: the fewest any of them has. A longer Step (a line's
+        last character and its mark, fed together) gets the rest in the next passes and is answered only
+        then, so poems at a line's end never split a pass in two; a poem alone still feeds its Step at once."""
+        if not handles:
+            return set()
+        steps: list[Step] = [h.waiting for h in handles]  # type: ignore[misc]  # the caller picked the Steps
+        length = min(s.ids.shape[1] for s in steps)
+        started = time.perf_counter()
+        try:
+            answers = self._forward([s.ids[:, :length] if s.ids.shape[1] > length else s.ids for s in steps],
+                                    [s.hidden for s in steps])  # fmt: skip
+        except Exception as exc:  # the model failed: these poems fail, the scheduler lives on
+            logger.error("model poem failed on a pass of %d poems", len(handles), exc_info=exc)
+            for handle in handles:
+                self._fail(handle, exc)
+            return set(handles)
+        if self.on_pass is not None:
+            self.on_pass(len(handles), sum(s.rows for s in steps), time.perf_counter() - started)
+        self.passes = [*self.passes[-999:], len(handles)]
+        done = set()
+        for handle, step, answer in zip(handles, steps, answers, strict=True):
+            if step.ids.shape[1] > length:
+                handle.waiting = Step(step.ids[:, length:], answer[1])  # the rest of its tokens next pass
+            elif not self._advance(handle, answer):
+                done.add(handle)
+        return done
+
     def _fail(self, handle: PoemHandle, exc: Exception) -> None:
         handle.decoding.close()
         self._emit(handle, inference_failed("poem", exc), last=True)
 
-    def _forward(self, steps: list[Step]) -> list[StepAnswer]:
-        """The Steps of many poems stacked into one forward pass, and each poem's rows of the answer."""
-        if len(steps) == 1:
-            return [self.generator.step(steps[0].ids, steps[0].hidden)]
-        ids = torch.cat([s.ids for s in steps])
-        hidden = torch.cat([s.hidden for s in steps], dim=1)
-        logits, hidden = self.generator.step(ids, hidden)
-        answers, row = [], 0
-        for s in steps:
-            answers.append((logits[row : row + s.rows], hidden[:, row : row + s.rows]))
-            row += s.rows
-        return answers
+    def _forward(self, ids: list[torch.Tensor], hidden: list[torch.Tensor]) -> list[StepAnswer]:
+        """Many poems' tokens stacked into one forward pass, and each poem's rows of the answer."""
+        if len(ids) == 1:
+            return [self.generator.step(ids[0], hidden[0])]
+        logits, state = self.generator.step(torch.cat(ids), torch.cat(hidden, dim=1))
+        rows = [len(i) for i in ids]
+        return list(zip(logits.split(rows), state.split(rows, dim=1), strict=True))
 
     def _advance(self, handle: PoemHandle, answer: StepAnswer | int | None) -> bool:
         """Run one poem on to its next Step or Sample, handing on its characters; False once it is finished."""

@@ -100,9 +100,9 @@ class Sample:
     poems' Samples are drawn together by PoemDecoder.sample, which gives each row what it gives that row
     alone."""
 
-    logits: torch.Tensor  # [vocab]
+    logits: torch.Tensor  # [1, vocab]: a row of a Step's answer as it came (no indexing per poem)
     wanted: torch.Tensor  # [vocab] bool: what the position allows
-    used: torch.Tensor  # [vocab] bool: what the line already holds
+    used: tuple[int, ...]  # the tokens the line already holds (a mask is built once for all rows)
     temperature: float
     top_k: int
     generator: torch.Generator
@@ -149,6 +149,7 @@ class PoemDecoder:
         self.device, self.tables = device, tables
         self._masks = {name: self._table_masks(table) for name, table in tables.items()}
         self._free = {ANY: allowed}  # a poem without rules needs no table
+        self._allowed_count = int(allowed.sum())
 
     def _table_masks(self, table: RhymeTable) -> dict[str, Any]:
         def mask(chars) -> torch.Tensor:
@@ -192,7 +193,7 @@ class PoemDecoder:
         pending = [self.index[BOS]]  # decided but not yet fed: fed together in one step when logits are needed
         poem_state = _PoemState(rhyme_class=None, used_rhymes=torch.zeros(len(self.tokens), dtype=torch.bool))
         for line in range(spec.line_num):
-            line_used = torch.zeros(len(self.tokens), dtype=torch.bool)
+            line_used: list[int] = []
             for col in range(spec.line_length):
                 symbols = {form.patterns[line][col] for form in forms}
                 if (line, col) in forced:
@@ -206,15 +207,15 @@ class PoemDecoder:
                     ends = {form.patterns[line][-1] for form in forms}
                     if col == spec.line_length - 2 and ends == {RHYME} and (line, col + 1) not in forced:
                         end_mask = self._allowed_for(ends, masks, poem_state)
-                        allowed = wanted & ~line_used
-                        token, logits, hidden = yield from self._lookahead(logits, hidden, allowed, end_mask,
+                        token, logits, hidden = yield from self._lookahead(logits, hidden, wanted, end_mask,
                                                                            line_used, spec, generator)  # fmt: skip
                         pending = []
                     else:
-                        token = yield Sample(logits[0], wanted, line_used, spec.temperature, spec.top_k, generator)
+                        token = yield Sample(logits, wanted, tuple(line_used), spec.temperature, spec.top_k,
+                                             generator)  # fmt: skip
                         pending = [token]
                 forms = [form for form in forms if self._fits(form.patterns[line][col], token, masks)]
-                line_used[token] = True
+                line_used.append(token)
                 last = col == spec.line_length - 1
                 if last and rhyme_table is not None and self._ends_rhyme(forms, line, token, masks):
                     poem_state.used_rhymes[token] = True
@@ -251,41 +252,54 @@ class PoemDecoder:
         """One token per Sample: among its allowed tokens (all Chinese characters when none is left), the top_k
         at its temperature, drawn with its generator. Rows are computed together — the division, the masking,
         the top-k of every row with the same k in one call each — and each row's answer is what it would be
-        alone: every step is row by row, and each row's draw uses only its own generator."""
+        alone: every step is row by row, and each row's draw uses only its own generator.
+
+        The draw is the one torch.multinomial makes for one sample (Gumbel-max: the argmax of p / q with q
+        exponential, q drawn from the row's generator), written out so that only the drawing of q is a call
+        per row; tests/models/test_poem_scheduler.py checks it against torch.multinomial."""
         if len(samples) == 1:
             return [self._sample_one(samples[0])]
-        logits = torch.stack([s.logits for s in samples]).float().cpu()  # drawn on the CPU: the same anywhere
-        allowed = torch.stack([s.wanted for s in samples]) & ~torch.stack([s.used for s in samples])
-        empty = ~allowed.any(dim=1)
-        if bool(empty.any()):  # every allowed character is already in this line: repeating beats failing
-            allowed[empty] = self.allowed
-        temperatures = torch.tensor([[s.temperature] for s in samples], dtype=logits.dtype)
-        scores = (logits / temperatures).masked_fill(~allowed, float("-inf"))
+        logits = torch.cat([s.logits for s in samples]).float().cpu()  # drawn on the CPU: the same anywhere
+        allowed = torch.stack([s.wanted for s in samples])
+        used = [(row, token) for row, s in enumerate(samples) for token in s.used]
+        if used:
+            rows, tokens = zip(*used, strict=True)
+            allowed[list(rows), list(tokens)] = False
         counts = allowed.sum(dim=1).tolist()
+        for row in (row for row, count in enumerate(counts) if count == 0):
+            allowed[row], counts[row] = self.allowed, self._allowed_count  # every allowed character already used
+        temperatures = torch.tensor([[s.temperature] for s in samples], dtype=logits.dtype)
+        scores = (logits / temperatures).masked_fill_(~allowed, float("-inf"))
         rows_by_k: dict[int, list[int]] = {}
         for row, (s, count) in enumerate(zip(samples, counts, strict=True)):
             rows_by_k.setdefault(min(s.top_k, count), []).append(row)
-        tokens = [0] * len(samples)
+        drawn = [0] * len(samples)
         for k, rows in rows_by_k.items():
             top, ids = (scores if len(rows) == len(samples) else scores[rows]).topk(k)
             probabilities = torch.softmax(top, dim=-1)
+            noise = torch.empty_like(probabilities)
             for j, row in enumerate(rows):
-                tokens[row] = int(ids[j, torch.multinomial(probabilities[j], 1, generator=samples[row].generator)])
-        return tokens
+                noise[j].exponential_(generator=samples[row].generator)
+            picks = ids.gather(1, (probabilities / noise).argmax(dim=1, keepdim=True)).view(-1).tolist()
+            for row, token in zip(rows, picks, strict=True):
+                drawn[row] = token
+        return drawn
 
     def _sample_one(self, sample: Sample) -> int:
         """`sample` for one row, in as few tensor calls as it can be: each gives the interpreter lock back and
         must win it again, which under a busy event loop costs up to a switch interval (5 ms) every time."""
-        allowed = sample.wanted & ~sample.used
-        if not allowed.any():
-            allowed = self.allowed
-        scores = (sample.logits.float().cpu() / sample.temperature).masked_fill(~allowed, float("-inf"))
-        top, ids = scores.topk(min(sample.top_k, int(allowed.sum())))
+        allowed = without(sample.wanted, sample.used)
+        count = int(allowed.sum())
+        if count == 0:
+            allowed, count = self.allowed, self._allowed_count
+        scores = (sample.logits[0].float().cpu() / sample.temperature).masked_fill(~allowed, float("-inf"))
+        top, ids = scores.topk(min(sample.top_k, count))
         return int(ids[torch.multinomial(torch.softmax(top, dim=-1), 1, generator=sample.generator)])
 
-    def _lookahead(self, logits: torch.Tensor, hidden: torch.Tensor, allowed: torch.Tensor, end_mask: torch.Tensor,
-                   line_used: torch.Tensor, spec: Any, generator: torch.Generator) -> Lookahead:  # fmt: skip
+    def _lookahead(self, logits: torch.Tensor, hidden: torch.Tensor, wanted: torch.Tensor, end_mask: torch.Tensor,
+                   line_used: list[int], spec: Any, generator: torch.Generator) -> Lookahead:  # fmt: skip
         """The character before a rhyme: LOOKAHEAD candidates in one batch, drawn by p(candidate) × p(rhyme after)."""
+        allowed = without(wanted, line_used)
         if not allowed.any():
             allowed = self.allowed
         probabilities = torch.softmax(logits[0].float().cpu(), dim=-1)
@@ -295,12 +309,21 @@ class PoemDecoder:
         candidates = ids[torch.multinomial(torch.softmax(top, dim=-1), count, replacement=False, generator=generator)]
         next_logits, next_hidden = yield Step(candidates.view(count, 1), hidden.repeat_interleave(count, dim=1))
         after = torch.softmax(next_logits.float().cpu(), dim=-1)
-        ending = end_mask & ~line_used
+        ending = without(end_mask, line_used)
         mass = (after * ending).sum(dim=1) - after[torch.arange(count), candidates] * ending[candidates]  # not itself
         # In logs: at a temperature of 0.05 the weights, raised to the 20th power, would underflow to zero.
         weight = torch.softmax((probabilities[candidates] * mass).clamp_min(1e-30).log() / spec.temperature, dim=0)
         pick = int(torch.multinomial(weight, 1, generator=generator))
         return int(candidates[pick]), next_logits[pick : pick + 1], next_hidden[:, pick : pick + 1].contiguous()
+
+
+def without(mask: torch.Tensor, tokens: tuple[int, ...] | list[int]) -> torch.Tensor:
+    """`mask` with `tokens` switched off (a copy; the mask itself is shared between poems)."""
+    if not tokens:
+        return mask
+    mask = mask.clone()
+    mask[list(tokens)] = False
+    return mask
 
 
 @dataclass

@@ -10,6 +10,7 @@ import torch
 
 from app.core.errors import Unavailable
 from app.models.poem_scheduler import DONE, PoemScheduler
+from app.predictors.poem_decoding import Sample
 from app.predictors.poem_generation import PoemGenerator, PoemSpec
 from training.poem_model import CharRNN, Vocab
 
@@ -175,3 +176,43 @@ def test_stop_finishes_the_poems_in_flight(generator):
 
     lasts, texts = asyncio.run(main())
     assert all(last is DONE for last in lasts) and all(texts)
+
+
+def test_the_batched_draw_is_what_torch_multinomial_draws_row_by_row(generator):
+    torch.manual_seed(0)
+    samples = [
+        Sample(torch.randn(1, len(VOCAB)), generator._allowed, used, temperature, top_k,
+               torch.Generator().manual_seed(seed))
+        for seed, (used, temperature, top_k) in enumerate(
+            [((), 0.8, 20), ((5, 9), 1.3, 3), ((), 0.05, 20), ((7,), 2.0, 1)] * 25)
+    ]  # fmt: skip
+    expected = []
+    for seed, s in enumerate(samples):
+        allowed = s.wanted.clone()
+        allowed[list(s.used)] = False
+        scores = (s.logits[0] / s.temperature).masked_fill(~allowed, float("-inf"))
+        top, ids = scores.topk(min(s.top_k, int(allowed.sum())))
+        own = torch.Generator().manual_seed(seed)
+        expected.append(int(ids[torch.multinomial(torch.softmax(top, dim=-1), 1, generator=own)]))
+    assert generator.sample(samples) == expected
+
+
+def test_steps_of_different_lengths_share_one_forward_pass(generator, monkeypatch):
+    """A poem at a line's end feeds two tokens (its last character and the mark); beside poems feeding one, it
+    feeds them over two passes instead of splitting a pass in two — and writes the same poem."""
+    poem_specs = specs(8)
+    alone = ["".join(generator.stream(spec)) for spec in poem_specs]
+    scheduler = make(generator)
+    lengths: list[int] = []
+    real_step = generator.step
+
+    def recording(ids, hidden):
+        lengths.append(ids.shape[1])
+        return real_step(ids, hidden)
+
+    monkeypatch.setattr(generator, "step", recording)
+    assert run(scheduler, written(scheduler, poem_specs)) == alone
+    assert len(lengths) == len(scheduler.passes)
+    # The four forms reach their line ends at different times, and a poem starting with "明" feeds two tokens
+    # first: yet until the shortest poem (4×5) is done, every pass carries all eight.
+    assert scheduler.passes[:20] == [8] * 20
