@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from app.models.optimize import optimize_for_serving
+from app.models.torchscript import load_torchscript
 
 
 def _time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| model | call | committed p50 ms | p99 ms | as served p50 ms | p99 ms | speed-up (p50) |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name in ("digit", "fashion", "house", "poem"):
-        model = torch.jit.load(str(args.models_dir / name / "model.pt"), map_location="cpu").eval()
+        model = load_torchscript(str(args.models_dir / name / "model.pt"), map_location="cpu").eval()
         meta = json.loads((args.models_dir / name / "meta.json").read_text(encoding="utf-8"))
         vocab = (
             json.loads((args.models_dir / name / "vocab.json").read_text(encoding="utf-8")) if name == "poem" else None

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.models.torchscript import load_torchscript
 from app.schemas.image_examples import DIGIT_PIXELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,7 +210,7 @@ def model_only_poem_ms(repeat: int) -> float:
     from app.models.optimize import optimize_for_serving
     from bench.inference import _poem_generator, _time
 
-    model = torch.jit.load(str(ROOT / "models" / "poem" / "model.pt"), map_location="cpu").eval()
+    model = load_torchscript(str(ROOT / "models" / "poem" / "model.pt"), map_location="cpu").eval()
     vocab = json.loads((ROOT / "models" / "poem" / "vocab.json").read_text(encoding="utf-8"))
     served, _ = optimize_for_serving("poem", model, vocab, torch.device("cpu"))
     with torch.inference_mode():

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from app.models.torchscript import load_torchscript, script_module
 from training.data.manifest import sha256_file
 
 MODELS_DIR = Path("models")
@@ -92,10 +93,10 @@ def export_torchscript(model: nn.Module, example: tuple[torch.Tensor, ...], path
     RUNS_DIR.mkdir(exist_ok=True)
     torch.save(model.state_dict(), RUNS_DIR / f"{path.parent.name}.state_dict.pt")
     example = tuple(t.cpu() for t in example)
-    scripted = torch.jit.script(model)
+    scripted = script_module(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     scripted.save(str(path))
-    reloaded = torch.jit.load(str(path), map_location="cpu")
+    reloaded = load_torchscript(str(path), map_location="cpu")
     with torch.inference_mode():
         eager_out, script_out = model(*example), reloaded(*example)
     for eager, script in zip(_flatten(eager_out), _flatten(script_out), strict=True):

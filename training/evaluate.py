@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from app.models.torchscript import load_torchscript
 from app.predictors.house_features import transform
 from training.data.images import read_image_csv
 from training.data.loaders import load_house, load_poems
@@ -113,7 +114,7 @@ def evaluate_model(name: str, models_dir: Path, data_dir: Path) -> tuple[Row | N
     actual = sha256_file(model_path)
     if actual != meta.get("sha256"):
         return None, f"{name}: sha256 of model.pt is {actual[:12]}…, meta.json says {str(meta.get('sha256'))[:12]}…"
-    model = torch.jit.load(str(model_path), map_location="cpu").eval()
+    model = load_torchscript(str(model_path), map_location="cpu").eval()
     return MEASURES[name](model, meta, folder, data_dir), None
 
 
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if "poem" in args.only and not any(e.startswith("poem:") for e in errors):
-        model = torch.jit.load(str(args.models_dir / "poem" / "model.pt"), map_location="cpu").eval()
+        model = load_torchscript(str(args.models_dir / "poem" / "model.pt"), map_location="cpu").eval()
         report, poem_failures = evaluate_poems(model, args.models_dir / "poem", args.poems)
         print("\npoem section (training/poem_eval.py):\n" + "\n".join(report))
         errors += [f"poem: {failure}" for failure in poem_failures]

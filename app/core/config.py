@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         True,
         description="Freeze + optimize_for_inference at start-up, served only if it answers like the committed module.",
     )
+    backend: Literal["auto", "torchscript", "onnxruntime", "export"] = Field(
+        "auto",
+        description="Runtime per model: auto = the fastest measured for it (ONNX Runtime for the CNNs on the CPU), "
+        "served only once it answers like model.pt; TorchScript otherwise.",
+    )
 
     # Server process (used by `python -m app`, the Docker image and `make serve`)
     # Loopback unless told otherwise, as uvicorn and `fastapi dev` do: a developer's `make serve` is not

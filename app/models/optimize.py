@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from app.models.torchscript import jit_allowed
 from app.schemas.image_examples import DIGIT_PIXELS, FASHION_PIXELS
 
 logger = logging.getLogger("dlserve.models")
@@ -100,8 +101,9 @@ def optimize_for_serving(
     try:
         with torch.inference_mode():
             expected = outputs(module)
-        frozen = torch.jit.freeze(module.eval(), preserved_attrs=keep)
-        optimized = torch.jit.optimize_for_inference(frozen, other_methods=keep)
+        with jit_allowed():
+            frozen = torch.jit.freeze(module.eval(), preserved_attrs=keep)
+            optimized = torch.jit.optimize_for_inference(frozen, other_methods=keep)
         with torch.inference_mode():
             problem = difference(expected, outputs(optimized))
     except Exception as exc:  # any failure of the optimizer leaves the committed module in service

@@ -21,7 +21,9 @@ from typing import Any
 
 import torch
 
+from app.models.backends import Backend, choose_backend
 from app.models.optimize import optimize_for_serving
+from app.models.torchscript import jit_allowed
 
 logger = logging.getLogger("dlserve.models")
 
@@ -43,11 +45,13 @@ class LoadedModel:
     load_seconds: float  # verify + load + warm-up
     loaded_at: float = field(default_factory=time.time)
     optimized: bool = False  # frozen + optimize_for_inference, checked against the committed module
-    committed: torch.jit.ScriptModule | None = None  # the module as loaded, kept when `module` is the optimized one
+    committed: torch.jit.ScriptModule | None = None  # the module as loaded, kept when `module` is another one
+    backend: Backend = field(default_factory=lambda: Backend("torchscript", "not chosen yet"))
 
     @property
     def differentiable(self) -> torch.jit.ScriptModule:
-        """The module to take gradients through: the committed one (optimized modules have no backward)."""
+        """The module to take gradients through: the committed one (optimized modules, ONNX Runtime sessions and
+        exported programs have no backward here)."""
         return self.committed if self.committed is not None else self.module
 
     @property
@@ -80,7 +84,8 @@ def load_model(name: str, folder: Path, device: torch.device) -> LoadedModel:
             f"model.pt fails its checksum (sha256 {actual[:12]}…, meta.json says {str(meta.get('sha256'))[:12]}…)"
         )
     try:
-        module = torch.jit.load(io.BytesIO(data), map_location=device).eval()
+        with jit_allowed():
+            module = torch.jit.load(io.BytesIO(data), map_location=device).eval()
     except Exception as exc:  # torch raises several types for a corrupt archive
         raise ModelLoadError(f"model.pt could not be loaded by TorchScript ({type(exc).__name__})") from exc
     side = read_json(folder / SIDE_FILES[name]) if name in SIDE_FILES else None
@@ -88,24 +93,30 @@ def load_model(name: str, folder: Path, device: torch.device) -> LoadedModel:
 
 
 def load_prepared(
-    name: str, model_dir: Path, device: torch.device, prepare: Callable[[LoadedModel], Any], *, optimize: bool
-) -> LoadedModel:
+    name: str, model_dir: Path, device: torch.device, prepare: Callable[[LoadedModel], Any], *, optimize: bool,
+    backend: str = "auto",
+) -> LoadedModel:  # fmt: skip
     """Verify, load, optimize (if asked) and prepare one model: everything short of serving it."""
     started = time.perf_counter()
-    loaded = load_model(name, Path(model_dir) / name, device)
+    folder = Path(model_dir) / name
+    loaded = load_model(name, folder, device)
+    loaded.committed = loaded.module
     if optimize:
-        loaded.committed = loaded.module
         loaded.module, loaded.optimized = optimize_for_serving(name, loaded.module, loaded.side, device)
+    loaded.module, loaded.backend = choose_backend(name, backend, folder, loaded.meta, loaded.side, device,
+                                                   loaded.module, loaded.committed)  # fmt: skip
     with torch.inference_mode():
         prepare(loaded)
     loaded.load_seconds = time.perf_counter() - started
     logger.info(
-        "model %s version %s on %s loaded%s and warmed in %.2f s",
+        "model %s version %s on %s loaded%s and warmed in %.2f s; backend %s (%s)",
         name,
         loaded.version,
         device,
         ", optimized" if loaded.optimized else "",
         loaded.load_seconds,
+        loaded.backend.name,
+        loaded.backend.why,
     )
     return loaded
 

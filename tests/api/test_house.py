@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from app.models.torchscript import load_torchscript
 from app.predictors.house_features import transform
 from app.schemas.house import EXAMPLE
 from app.schemas.house_columns import RANGES_FILE
@@ -39,7 +40,7 @@ def training_prices(frame: pd.DataFrame, chunk_rows: int) -> np.ndarray:
     Run in the server's chunks, so both sides do the very same float32 arithmetic.
     """
     spec = json.loads((MODELS / "house" / "preprocess.json").read_text(encoding="utf-8"))
-    model = torch.jit.load(str(MODELS / "house" / "model.pt"), map_location="cpu").eval()
+    model = load_torchscript(str(MODELS / "house" / "model.pt"), map_location="cpu").eval()
     x = torch.from_numpy(transform(spec, frame).astype(np.float32))
     with torch.inference_mode():
         log_prices = torch.cat([model(chunk) for chunk in x.split(chunk_rows)])

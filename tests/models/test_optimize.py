@@ -3,15 +3,13 @@
 import json
 import logging
 
-import numpy as np
-import pytest
 import torch
 
 from app.models import optimize
 from app.models.optimize import difference, image_probe, optimize_for_serving
+from app.models.torchscript import load_torchscript
 from app.schemas.image_examples import DIGIT_PIXELS
 from tests.api.conftest import DATA, MODELS
-from training.data.images import read_image_csv
 
 CPU = torch.device("cpu")
 TEST_SETS = {
@@ -21,23 +19,10 @@ TEST_SETS = {
 
 
 def committed(name: str) -> torch.jit.ScriptModule:
-    return torch.jit.load(str(MODELS / name / "model.pt"), map_location="cpu").eval()
+    return load_torchscript(str(MODELS / name / "model.pt"), map_location="cpu").eval()
 
 
-@pytest.mark.parametrize("name", ["digit", "fashion"])
-@pytest.mark.dataset
-def test_optimized_classifiers_agree_with_the_committed_ones_on_all_10000_test_images(name):
-    module = committed(name)
-    served, optimized = optimize_for_serving(name, module, None, CPU)
-    assert optimized
-    images, _ = read_image_csv(TEST_SETS[name], require_label=True)
-    assert len(images) == 10_000
-    x = torch.from_numpy(images.astype(np.float32)).unsqueeze(1)
-    with torch.inference_mode():
-        for chunk in torch.split(x, 1000):
-            want, got = torch.softmax(module(chunk), 1), torch.softmax(served(chunk), 1)
-            assert torch.equal(want.argmax(1), got.argmax(1))
-            assert float((want - got).abs().max()) <= 1e-4
+# The optimized classifiers on all 10,000 real test images: tests/models/test_backends.py (backend torchscript).
 
 
 def test_the_optimized_poem_model_keeps_initial_hidden_and_its_outputs():

@@ -10,6 +10,7 @@ import torch
 
 from app.core.errors import Unavailable
 from app.models.poem_scheduler import DONE, PoemScheduler
+from app.models.torchscript import script_module
 from app.predictors.poem_decoding import Sample
 from app.predictors.poem_generation import PoemGenerator, PoemSpec
 from training.poem_model import CharRNN, Vocab
@@ -28,7 +29,7 @@ FORMS = [(4, 5), (4, 7), (8, 5), (8, 7)]
 @pytest.fixture(scope="module")
 def generator():
     torch.manual_seed(0)
-    return PoemGenerator(torch.jit.script(CharRNN(len(VOCAB), 16, 32, 2, "gru")).eval(), VOCAB.tokens)
+    return PoemGenerator(script_module(CharRNN(len(VOCAB), 16, 32, 2, "gru")).eval(), VOCAB.tokens)
 
 
 def specs(count: int) -> list[PoemSpec]:

@@ -5,8 +5,8 @@ import random
 from pathlib import Path
 
 import pytest
-import torch
 
+from app.models.torchscript import load_torchscript
 from app.predictors.poem_decoding import rhyme_report
 from app.predictors.poem_generation import PoemGenerator, PoemInputError, PoemSpec
 from app.predictors.rhymes import ANY, LEVEL, OBLIQUE, RHYMES_FILE, line_pattern, load_rhyme_tables, standard_forms
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def generator():
     tokens = json.loads((MODEL_DIR / "vocab.json").read_text(encoding="utf-8"))["tokens"]
-    return PoemGenerator(torch.jit.load(str(MODEL_DIR / "model.pt")), tokens, "cpu", TABLES)
+    return PoemGenerator(load_torchscript(str(MODEL_DIR / "model.pt")), tokens, "cpu", TABLES)
 
 
 def ends(lines):

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from app.models.torchscript import script_module
 from app.predictors.poem_generation import PoemGenerator, PoemInputError, PoemSpec, with_seed
 from training.poem_model import SPECIALS, CharRNN, Vocab
 
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def generator():
     torch.manual_seed(0)
-    return PoemGenerator(torch.jit.script(CharRNN(len(VOCAB), 16, 32, 1, "gru")), VOCAB.tokens)
+    return PoemGenerator(script_module(CharRNN(len(VOCAB), 16, 32, 1, "gru")), VOCAB.tokens)
 
 
 def assert_well_formed(result, spec, writable=WRITABLE):
@@ -182,7 +183,7 @@ def test_specials_and_punctuation_are_masked_however_likely():
         scores[VOCAB.index[token]] = score
     for rank, ch in enumerate("月明光霜床地上"):
         scores[VOCAB.index[ch]] = 10 - rank
-    generator = PoemGenerator(torch.jit.script(FixedScores(scores)), VOCAB.tokens)
+    generator = PoemGenerator(script_module(FixedScores(scores)), VOCAB.tokens)
     # Greedy (top_k=1) with the no-repeat guard walks down the ranking, starting over on each line.
     couplet = "月明光霜床地上，月明光霜床地上。"
     assert generator.generate(PoemSpec(top_k=1, seed=0))["poem"] == f"{couplet}\n{couplet}"
@@ -193,13 +194,13 @@ def test_specials_and_punctuation_are_masked_however_likely():
 def test_a_vocabulary_smaller_than_a_line_repeats_rather_than_fails():
     vocab = Vocab.build(["春花，月。"])
     torch.manual_seed(0)
-    generator = PoemGenerator(torch.jit.script(CharRNN(len(vocab), 8, 8, 1, "gru")), vocab.tokens)
+    generator = PoemGenerator(script_module(CharRNN(len(vocab), 8, 8, 1, "gru")), vocab.tokens)
     spec = PoemSpec(line_length=5, seed=0)
     assert_well_formed(generator.generate(spec), spec, writable=set("春花月"))
 
 
 def test_a_model_for_another_vocabulary_is_refused_at_startup():
-    model = torch.jit.script(CharRNN(len(VOCAB) + 1, 8, 8, 1, "gru"))
+    model = script_module(CharRNN(len(VOCAB) + 1, 8, 8, 1, "gru"))
     with pytest.raises(ValueError, match=f"the model predicts {len(VOCAB) + 1} tokens but the vocabulary has"):
         PoemGenerator(model, VOCAB.tokens)
     with pytest.raises(ValueError, match="must start with"):

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from app.models.torchscript import script_module
 from app.predictors.saliency import gradient_times_input
 
 CPU = torch.device("cpu")
@@ -29,7 +30,7 @@ class Linear28(nn.Module):
 
 @pytest.fixture(scope="module")
 def model() -> torch.jit.ScriptModule:
-    return torch.jit.script(Linear28().eval())
+    return script_module(Linear28().eval())
 
 
 def test_the_map_is_each_pixels_positive_contribution_scaled_to_one(model):

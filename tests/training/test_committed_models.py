@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
+from app.models.torchscript import load_torchscript
 from training import evaluate
 from training.data.manifest import sha256_file
 
@@ -20,13 +20,14 @@ def _meta(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_checkpoint_matches_its_sha256_and_loads_on_cpu(name):
     assert sha256_file(MODELS / name / "model.pt") == _meta(name)["sha256"]
-    model = torch.jit.load(str(MODELS / name / "model.pt"), map_location="cpu")
+    model = load_torchscript(str(MODELS / name / "model.pt"), map_location="cpu")
     assert all(p.device.type == "cpu" for p in model.parameters())
 
 
 def test_checkpoints_are_small_enough_to_commit():
+    # model.pt, and for the CNNs and the house model its model.onnx and model.pt2 (the same weights each time).
     total = sum(p.stat().st_size for p in MODELS.glob("*/*") if p.is_file())
-    assert total < 50 * 2**20
+    assert total < 64 * 2**20
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from app.models.torchscript import script_module
 from training.poem_model import AdaptiveHead, CharRNN
 
 VOCAB = 50
@@ -43,7 +44,7 @@ def test_bad_cutoffs_are_refused(cutoffs):
 
 
 def test_the_scripted_model_steps_like_the_eager_one(model):
-    scripted = torch.jit.script(model)
+    scripted = script_module(model)
     tokens = torch.randint(0, VOCAB, (2, 5))
     eager, _ = model(tokens, model.initial_hidden(2))
     script, _ = scripted(tokens, scripted.initial_hidden(2))

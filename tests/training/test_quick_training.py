@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from app.models.torchscript import load_torchscript
 from training import digit, fashion, house, poem
 from training.data.manifest import sha256_file
 
@@ -47,7 +48,7 @@ def test_quick_run_writes_checkpoint_curves_and_meta(quick_runs, name):
 
 @pytest.mark.parametrize("name", ["digit", "fashion"])
 def test_quick_image_model_takes_raw_pixels(quick_runs, name):
-    model = torch.jit.load(str(quick_runs / name / "model.pt"), map_location="cpu")
+    model = load_torchscript(str(quick_runs / name / "model.pt"), map_location="cpu")
     logits = model(torch.full((3, 1, 28, 28), 255.0))
     assert logits.shape == (3, 10)
     meta = json.loads((quick_runs / name / "meta.json").read_text(encoding="utf-8"))
@@ -62,7 +63,7 @@ def test_fashion_meta_names_classes_in_english_and_chinese(quick_runs):
 
 
 def test_quick_poem_model_steps_with_its_hidden_state(quick_runs):
-    model = torch.jit.load(str(quick_runs / "poem" / "model.pt"), map_location="cpu")
+    model = load_torchscript(str(quick_runs / "poem" / "model.pt"), map_location="cpu")
     vocab = json.loads((quick_runs / "poem" / "vocab.json").read_text(encoding="utf-8"))
     assert vocab["tokens"][:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
     hidden = model.initial_hidden(2)
@@ -81,7 +82,7 @@ def test_quick_house_model_predicts_log_prices_from_preprocess_json(quick_runs):
     from training.data.loaders import load_house
 
     spec = json.loads((quick_runs / "house" / "preprocess.json").read_text(encoding="utf-8"))
-    model = torch.jit.load(str(quick_runs / "house" / "model.pt"), map_location="cpu")
+    model = load_torchscript(str(quick_runs / "house" / "model.pt"), map_location="cpu")
     test = load_house().test
     log_price = model(torch.tensor(transform(spec, test), dtype=torch.float32))
     assert log_price.shape == (len(test),)

@@ -1,0 +1,130 @@
+"""Which runtime serves a model: TorchScript (model.pt, the checkpoint), ONNX Runtime (model.onnx) or
+torch.export (model.pt2), the last two written beside model.pt by `python -m training.export`.
+
+`BACKEND=auto` (the default) takes, per model and device, the backend measured fastest for it
+(AUTO_ON_CPU, from `python -m bench.inference`; docs/performance.md): on the CPU, ONNX Runtime for the
+two CNNs; TorchScript for the house MLP (a call costs 0.02 ms either way), for the poem GRU (a seed must
+give the same poem whatever serves it: another runtime's arithmetic would change some draws) and on CUDA.
+A fixed choice rather than a race at start-up: the same deployment serves the same way on every start.
+`BACKEND=onnxruntime` or `export` asks for that backend for every model that has the file.
+
+A backend other than TorchScript is served only once it is proven: its file's sha256 is the one meta.json
+records, it loads, and it answers the probe inputs like the committed TorchScript module (the same labels,
+outputs within 1e-4: app/models/optimize.py's check). Otherwise the model is served by TorchScript and a
+warning says why — a wrong answer is never the price of a faster one. `/models/{name}` and the start-up
+log say which backend serves and why. Saliency maps (explain) always take their gradients through the
+committed TorchScript module: neither ONNX Runtime sessions nor exported programs run backwards here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.models.optimize import Outputs, difference, probe_outputs
+
+logger = logging.getLogger("dlserve.models")
+
+BACKENDS = ("auto", "torchscript", "onnxruntime", "export")
+FILES = {"onnxruntime": ("onnx", "model.onnx"), "export": ("export", "model.pt2")}  # meta.json "exports" key, file
+AUTO_ON_CPU = {"digit": "onnxruntime", "fashion": "onnxruntime"}
+AUTO_WHY = "fastest measured on the CPU for this model (bench.inference)"
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str  # torchscript, onnxruntime or export
+    why: str  # one line: asked for, chosen by auto, or why another backend was refused
+
+
+class BackendRefused(Exception):
+    """Why a backend's file cannot serve (missing, changed, failing to load, answering differently)."""
+
+
+class OnnxModule:
+    """An ONNX Runtime session called as the TorchScript module it stands in for: a CPU tensor in, one out."""
+
+    def __init__(self, data: bytes, threads: int) -> None:
+        import onnxruntime  # a serving dependency, imported only by the backend that uses it
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads  # as many as torch uses: the model's one thread fans out
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        array = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+        return torch.from_numpy(self.session.run(None, {self.input: array})[0])
+
+
+def _house_outputs(width: int) -> Outputs:
+    features = torch.randn(64, width, generator=torch.Generator().manual_seed(0))
+
+    def outputs(module: Any) -> list[torch.Tensor]:
+        return [module(features).double().reshape(-1, 1)]  # log prices; one "label" column, so no argmax check
+
+    return outputs
+
+
+def _probe(name: str, side: dict | None, device: torch.device) -> Outputs | None:
+    if name == "house" and side is not None:
+        return _house_outputs(int(side["n_features"]))
+    return probe_outputs(name, side, device)
+
+
+def _open(backend: str, folder: Path, meta: dict, device: torch.device) -> Any:
+    key, file = FILES[backend]
+    record = meta.get("exports", {}).get(key)
+    path = folder / file
+    if record is None or not path.exists():
+        raise BackendRefused(f"no {file} (python -m training.export writes it)")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != record.get("sha256"):
+        raise BackendRefused(f"{file} fails its checksum (meta.json records another sha256)")
+    try:
+        if backend == "onnxruntime":
+            if device.type != "cpu":
+                raise BackendRefused("ONNX Runtime is used on the CPU only")
+            return OnnxModule(data, torch.get_num_threads())
+        return torch.export.load(io.BytesIO(data)).module().to(device)
+    except BackendRefused:
+        raise
+    except Exception as exc:  # a corrupt or foreign file raises many kinds
+        raise BackendRefused(f"{file} could not be loaded ({type(exc).__name__})") from exc
+
+
+def choose_backend(
+    name: str, requested: str, folder: Path, meta: dict, side: dict | None, device: torch.device,
+    torchscript: Any, committed: Any,
+) -> tuple[Any, Backend]:  # fmt: skip
+    """(the module to serve, the backend serving it). `torchscript` is what TorchScript would serve (maybe
+    optimized), `committed` the module as loaded: the reference every other backend must agree with."""
+    if requested == "torchscript":
+        return torchscript, Backend("torchscript", "asked for (BACKEND=torchscript)")
+    if "exports" not in meta:  # the poem model, or a folder trained without `python -m training.export`
+        return torchscript, Backend("torchscript", "model.pt is this model's only file")
+    wanted = (AUTO_ON_CPU.get(name) if device.type == "cpu" else None) if requested == "auto" else requested
+    outputs = _probe(name, side, device)
+    if wanted is None or outputs is None:
+        why = "auto: TorchScript is this model's backend on " + device.type if requested == "auto" else (
+            f"{requested} is not offered for this model")  # fmt: skip
+        return torchscript, Backend("torchscript", why)
+    try:
+        candidate = _open(wanted, folder, meta, device)
+        with torch.inference_mode():
+            problem = difference(outputs(committed), outputs(candidate))
+        if problem is not None:
+            raise BackendRefused(f"it answers unlike model.pt: {problem}")
+    except BackendRefused as exc:
+        logger.warning("model %s is served by TorchScript, not %s: %s", name, wanted, exc)
+        return torchscript, Backend("torchscript", f"{wanted} refused: {exc}")
+    why = f"auto: {AUTO_WHY}" if requested == "auto" else f"asked for (BACKEND={requested})"
+    return candidate, Backend(wanted, f"{why}; answers like model.pt on the probe inputs")
