@@ -61,6 +61,7 @@ train: $(TRAIN) data
 	$(PY) -m training.poem
 	$(PY) -m training.rhyme_tables
 	$(PY) -m training.house_fields
+	$(PY) -m training.export
 
 eval: $(TRAIN) data
 	$(PY) -m training.evaluate

@@ -5,6 +5,12 @@ and batch 64 for the classifiers and the house regressor, and the time to sample
 (32 characters, one step each) — for the committed model.pt and for the module the service
 actually runs after its start-up optimization (app/models/optimize.py; the same as committed
 where that policy leaves a model alone). Prints a Markdown table; the README's numbers come from it.
+
+Then every backend side by side (app/models/backends.py), for the CNNs: images per second at batch
+1, 32 and 64 with 1 and 2 threads, for TorchScript as committed, TorchScript as served (optimized),
+ONNX Runtime (model.onnx) and torch.export (model.pt2), each the best of ROUNDS interleaved rounds, with
+the largest probability difference from model.pt; and the ratios BACKEND=auto is held to: ONNX Runtime
+÷ TorchScript as served ≥ 1.4× at batch 1 on 1 thread and ≥ 1.2× at batch 32 on 2 threads.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 import torch
 
 from app.models.optimize import optimize_for_serving
+from app.models.registry import load_prepared
 from app.models.torchscript import load_torchscript
 
 
@@ -58,9 +65,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--backends-only", action="store_true", help="only the table of backends")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.backends_only:
+        latency_table(args)
+    passed = backends_table(args.models_dir)
+    raise SystemExit(0 if passed else 1)
+
+
+def latency_table(args: argparse.Namespace) -> None:
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}\n")
     print("| model | call | committed p50 ms | p99 ms | as served p50 ms | p99 ms | speed-up (p50) |")
     print("|---|---|---:|---:|---:|---:|---:|")
@@ -86,6 +101,60 @@ def _calls(name: str, meta: dict, vocab: dict | None, *models: torch.jit.ScriptM
     shape = meta["input"]["shape"][1:]
     inputs = {n: torch.rand(n, *shape) * 255 for n in (1, 64)}
     return {f"batch {n}": [partial(m, x) for m in models] for n, x in inputs.items()}
+
+
+ROUNDS, BATCHES, THREADS = 3, (1, 32, 64), (1, 2)
+MIN_BATCH1_GAIN, MIN_BATCH32_GAIN = 1.4, 1.2
+BACKEND_LABELS = {"committed": "TorchScript as committed", "torchscript": "TorchScript as served (optimized)",
+                  "onnxruntime": "ONNX Runtime (model.onnx)", "export": "torch.export (model.pt2)"}  # fmt: skip
+
+
+def _images_per_s(module: Callable, x: torch.Tensor, seconds: float = 0.4) -> float:
+    module(x)
+    calls, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        module(x)
+        calls += 1
+    return calls * len(x) / elapsed
+
+
+def backends_table(models_dir: Path) -> bool:
+    """Prints images/s of every backend of the CNNs and the ratios auto is held to; True when they are met."""
+    print(f"\n| model | backend | {' | '.join(f'{t} thr, b{b}' for t in THREADS for b in BATCHES)} | max prob diff |")
+    print("|---|---|" + "---:|" * (len(THREADS) * len(BATCHES) + 1))
+    checks = []
+    for name in ("digit", "fashion"):
+        speed: dict[tuple[str, int, int], float] = {}
+        gaps: dict[str, float] = {}
+        for threads in THREADS:
+            torch.set_num_threads(threads)  # ONNX Runtime sessions take the count when they are made: load anew
+            served = {b: load_prepared(name, models_dir, torch.device("cpu"), lambda _: None, optimize=True,
+                                       backend=b) for b in ("torchscript", "onnxruntime", "export")}  # fmt: skip
+            modules = {"committed": served["torchscript"].committed} | {b: m.module for b, m in served.items()}
+            with torch.inference_mode():
+                probe = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 255
+                want = torch.softmax(modules["committed"](probe), 1)
+                for label, module in modules.items():
+                    gaps[label] = float((torch.softmax(module(probe), 1) - want).abs().max())
+                for batch in BATCHES:
+                    x = probe[:batch].contiguous()
+                    for _ in range(ROUNDS):  # interleaved: a slow moment of the machine hits every backend
+                        for label, module in modules.items():
+                            key = (label, threads, batch)
+                            speed[key] = max(speed.get(key, 0.0), _images_per_s(module, x))
+        for label in BACKEND_LABELS:
+            cells = " | ".join(f"{speed[(label, t, b)]:,.0f}" for t in THREADS for b in BATCHES)
+            print(f"| {name} | {BACKEND_LABELS[label]} | {cells} | {gaps[label]:.1e} |")
+        batch1 = speed[("onnxruntime", 1, 1)] / speed[("torchscript", 1, 1)]
+        batch32 = speed[("onnxruntime", 2, 32)] / speed[("torchscript", 2, 32)]
+        checks += [(f"{name}: ONNX Runtime ÷ TorchScript as served, batch 1, 1 thread ≥ {MIN_BATCH1_GAIN}×", batch1,
+                    batch1 >= MIN_BATCH1_GAIN),
+                   (f"{name}: ONNX Runtime ÷ TorchScript as served, batch 32, 2 threads ≥ {MIN_BATCH32_GAIN}×",
+                    batch32, batch32 >= MIN_BATCH32_GAIN)]  # fmt: skip
+    print("\n| target | measured | result |\n|---|---:|---|")
+    for target, ratio, passed in checks:
+        print(f"| {target} | {ratio:.2f}× | {'PASS' if passed else 'FAIL'} |")
+    return all(passed for *_, passed in checks)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ In one run, on this machine, with the project's own `models/digit/model.pt` and 
   (a) plain FastAPI, no model: the same body parsed as `list[float]` — the framework's ceiling;
   (b) naive FastAPI: one forward pass per request, no batching (bench/peer_servers/naive_fastapi.py);
   (c) LitServe with its dynamic batching, 32 items / 5 ms (bench/peer_servers/litserve_digit.py);
-  (d) dlserve exactly as `make serve` starts it (`python -m app`, default settings), by JSON and by
-      raw bytes (`application/octet-stream`);
+  (d) dlserve exactly as `make serve` starts it (`python -m app`, default settings: BACKEND=auto, ONNX
+      Runtime for the digit model on the CPU), by JSON and by raw bytes (`application/octet-stream`);
+  (e) dlserve with BACKEND=torchscript (the digit model as TorchScript, optimized), JSON at 64 connections;
 
 and drives each with wrk (a C load generator: it costs the shared CPU far less than the server it
 loads) at 1, 16 and 64 connections. It also times GET /health/live against plain FastAPI's trivial
@@ -217,6 +218,10 @@ def model_only_poem_ms(repeat: int) -> float:
         return _time(_poem_generator(served, vocab), repeat)[0]
 
 
+TORCHSCRIPT = "dlserve BACKEND=torchscript"
+MIN_AUTO_VS_TORCHSCRIPT = 1.15
+
+
 def peers(python: str) -> list[Peer]:
     model = str(MODEL)
     return [
@@ -227,6 +232,7 @@ def peers(python: str) -> list[Peer]:
         Peer("LitServe", [python, "-m", "bench.peer_servers.litserve_digit", "--port", "{port}", "--model", model],
              "/health", {}),
         Peer("dlserve", [python, "-m", "app"], "/health/ready", {"HOST": "127.0.0.1"}),
+        Peer(TORCHSCRIPT, [python, "-m", "app"], "/health/ready", {"HOST": "127.0.0.1", "BACKEND": "torchscript"}),
     ]  # fmt: skip
 
 
@@ -246,6 +252,7 @@ def check(results: list[Result], poem_ms: float, model_poem_ms: float, ready_s: 
         return next(r for r in results if r.server == server and r.request == request and r.connections == 64)
 
     json_path, litserve = at64("dlserve", "JSON digit"), at64("LitServe", "JSON digit")
+    torchscript = at64(TORCHSCRIPT, "JSON digit")
     binary, live, plain_get = (
         at64("dlserve", "binary digit"),
         at64("dlserve", "GET /health/live"),
@@ -255,6 +262,10 @@ def check(results: list[Result], poem_ms: float, model_poem_ms: float, ready_s: 
         ("dlserve JSON ÷ LitServe, req/s", json_path.requests_per_s / litserve.requests_per_s, MIN_VS_LITSERVE, True),
         ("dlserve JSON p99 ÷ p50", json_path.p99_ms / json_path.p50_ms, MAX_P99_OVER_P50, False),
         ("dlserve JSON errors", json_path.errors, 0, False),
+        ("dlserve JSON, BACKEND=auto ÷ torchscript, req/s", json_path.requests_per_s / torchscript.requests_per_s,
+         MIN_AUTO_VS_TORCHSCRIPT, True),
+        ("dlserve JSON, BACKEND=auto ÷ torchscript, server CPU per request",
+         json_path.cpu_ms_per_request / torchscript.cpu_ms_per_request, 1.0, False),
         ("GET /health/live ÷ plain FastAPI GET", live.requests_per_s / plain_get.requests_per_s, MIN_LIVE_VS_PLAIN,
          True),
         ("binary ÷ JSON, req/s", binary.requests_per_s / json_path.requests_per_s, MIN_BINARY_VS_JSON, True),
@@ -341,8 +352,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"… {peer.name}", file=sys.stderr, flush=True)
             with running(peer, folder) as (process, port, ready_s):
                 dlserve = peer.name == "dlserve"
-                predict = "/predict/digit" if dlserve else "/predict"
-                runs = [("JSON digit", predict, CONNECTIONS)]
+                predict = "/predict/digit" if peer.name.startswith("dlserve") else "/predict"
+                runs = [("JSON digit", predict, (64,) if peer.name == TORCHSCRIPT else CONNECTIONS)]
                 if dlserve:
                     runs += [("binary digit", predict, CONNECTIONS), ("GET /health/live", "/health/live", (64,))]
                 elif peer.name.startswith("plain"):

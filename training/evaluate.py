@@ -1,6 +1,7 @@
 """`make eval`: re-measure every committed model through TorchScript and compare with the course.
 
-Loads `models/<name>/model.pt` with `torch.jit.load` (never the training classes), checks its
+Loads `models/<name>/model.pt` with `torch.jit.load` (never the training classes) — and every file
+`python -m training.export` wrote beside it, scored the same way — checks its
 sha256 against meta.json, re-measures it on the real data, prints one table, and exits non-zero
 if any model misses its target or fails its checksum.
 """
@@ -12,13 +13,14 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from app.models.backends import FILES, BackendRefused, open_export
 from app.models.torchscript import load_torchscript
 from app.predictors.house_features import transform
 from training.data.images import read_image_csv
@@ -118,6 +120,25 @@ def evaluate_model(name: str, models_dir: Path, data_dir: Path) -> tuple[Row | N
     return MEASURES[name](model, meta, folder, data_dir), None
 
 
+def evaluate_exports(name: str, models_dir: Path, data_dir: Path) -> tuple[list[Row], list[str]]:
+    """The same measurement through every file `python -m training.export` wrote beside model.pt (each checked
+    against its sha256 in meta.json): what ONNX Runtime and torch.export serve must score what model.pt does."""
+    folder = models_dir / name
+    meta: dict[str, Any] = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    rows, errors = [], []
+    for backend, (key, file) in FILES.items():
+        if key not in meta.get("exports", {}):
+            continue
+        try:
+            module = open_export(backend, folder, meta, torch.device("cpu"))
+        except BackendRefused as exc:
+            errors.append(f"{name}: {exc}")
+            continue
+        row = MEASURES[name](module, meta, folder, data_dir)
+        rows.append(replace(row, model=f"{name} ({file})"))
+    return rows, errors
+
+
 def format_table(rows: list[Row]) -> str:
     lines = [
         "| model | metric | ours | course baseline | target | pass | training |",
@@ -143,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         row, error = evaluate_model(name, args.models_dir, args.data_dir)
         if row is not None:
             rows.append(row)
+            exported, export_errors = evaluate_exports(name, args.models_dir, args.data_dir)
+            rows += exported
+            errors += export_errors
         if error is not None:
             errors.append(error)
     print(format_table(rows))

@@ -76,3 +76,11 @@ def test_evaluate_fails_on_a_checksum_mismatch(tmp_path):
     assert evaluate.main(["--models-dir", str(tmp_path), "--only", "digit"]) == 1
     row, error = evaluate.evaluate_model("digit", tmp_path, Path("data"))
     assert row is None and "sha256 of model.pt" in error
+
+
+@pytest.mark.dataset
+def test_make_eval_scores_every_exported_file_as_model_pt():
+    row, _ = evaluate.evaluate_model("house", MODELS, Path("data"))
+    exported, errors = evaluate.evaluate_exports("house", MODELS, Path("data"))
+    assert errors == [] and [r.model for r in exported] == ["house (model.onnx)", "house (model.pt2)"]
+    assert all(r.ours == pytest.approx(row.ours, abs=1e-6) for r in exported)
