@@ -105,6 +105,7 @@ def load_prepared(
         loaded.module, loaded.optimized = optimize_for_serving(name, loaded.module, loaded.side, device)
     loaded.module, loaded.backend = choose_backend(name, backend, folder, loaded.meta, loaded.side, device,
                                                    loaded.module, loaded.committed)  # fmt: skip
+    loaded.optimized = loaded.optimized and loaded.backend.name == "torchscript"  # what serves, not what was built
     with torch.inference_mode():
         prepare(loaded)
     loaded.load_seconds = time.perf_counter() - started

@@ -74,11 +74,16 @@ def test_meta_that_is_not_json_is_reported(tmp_path):
         assert_error(client.get("/health/ready"), 503, "not_ready", "house (meta.json is not valid JSON")
 
 
-def test_the_service_reports_which_models_are_optimized(client):
+def test_the_service_reports_which_backend_serves_each_model_and_whether_it_is_optimized(client):
     models = {m["name"]: m for m in client.get("/models").json()}
-    assert {name: m["optimized"] for name, m in models.items()} == {
-        "digit": True, "fashion": True, "house": False, "poem": True,
+    assert {name: (m["backend"]["name"], m["optimized"]) for name, m in models.items()} == {
+        "digit": ("onnxruntime", False), "fashion": ("onnxruntime", False), "house": ("torchscript", False),
+        "poem": ("torchscript", True),
     }  # fmt: skip
+    assert models["digit"]["backend"]["why"].startswith("auto: fastest measured on the CPU")
+    with make_client(backend="torchscript") as torchscript:
+        digit = torchscript.get("/models/digit").json()
+    assert digit["backend"] == {"name": "torchscript", "why": "asked for (BACKEND=torchscript)"} and digit["optimized"]
 
 
 def test_start_up_objects_are_frozen_out_of_the_garbage_collectors_way(client):

@@ -67,7 +67,8 @@ def test_auto_serves_the_cnns_with_onnx_runtime_and_the_others_with_torchscript(
     assert {name: b.name for name, b in chosen.items()} == {
         "digit": "onnxruntime", "fashion": "onnxruntime", "house": "torchscript", "poem": "torchscript"}  # fmt: skip
     assert chosen["digit"].why.startswith("auto: fastest measured on the CPU")
-    assert isinstance(loaded("digit", "auto").module, OnnxModule)
+    served = loaded("digit", "auto")
+    assert isinstance(served.module, OnnxModule) and not served.optimized  # `optimized` speaks of TorchScript
     assert loaded("digit", "torchscript").backend.name == "torchscript"
 
 
