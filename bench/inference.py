@@ -8,9 +8,10 @@ where that policy leaves a model alone). Prints a Markdown table; the README's n
 
 Then every backend side by side (app/models/backends.py), for the CNNs: images per second at batch
 1, 32 and 64 with 1 and 2 threads, for TorchScript as committed, TorchScript as served (optimized),
-ONNX Runtime (model.onnx) and torch.export (model.pt2), each the best of ROUNDS interleaved rounds, with
-the largest probability difference from model.pt; and the ratios BACKEND=auto is held to: ONNX Runtime
-÷ TorchScript as served ≥ 1.4× at batch 1 on 1 thread and ≥ 1.2× at batch 32 on 2 threads.
+ONNX Runtime (model.onnx), torch.export (model.pt2) and ONNX Runtime at 8 bits (model.int8.onnx), each
+the best of ROUNDS interleaved rounds, with the largest probability difference from model.pt; and the
+ratios BACKEND=auto is held to at full precision: ONNX Runtime ÷ TorchScript as served ≥ 1.4× at batch 1
+on 1 thread and ≥ 1.2× at batch 32 on 2 threads.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def _calls(name: str, meta: dict, vocab: dict | None, *models: torch.jit.ScriptM
 ROUNDS, BATCHES, THREADS = 3, (1, 32, 64), (1, 2)
 MIN_BATCH1_GAIN, MIN_BATCH32_GAIN = 1.4, 1.2
 BACKEND_LABELS = {"committed": "TorchScript as committed", "torchscript": "TorchScript as served (optimized)",
-                  "onnxruntime": "ONNX Runtime (model.onnx)", "export": "torch.export (model.pt2)"}  # fmt: skip
+                  "onnxruntime": "ONNX Runtime (model.onnx)", "export": "torch.export (model.pt2)",
+                  "int8": "ONNX Runtime int8 (model.int8.onnx)"}  # fmt: skip
 
 
 def _images_per_s(module: Callable, x: torch.Tensor, seconds: float = 0.4) -> float:
@@ -128,8 +130,12 @@ def backends_table(models_dir: Path) -> bool:
         gaps: dict[str, float] = {}
         for threads in THREADS:
             torch.set_num_threads(threads)  # ONNX Runtime sessions take the count when they are made: load anew
-            served = {b: load_prepared(name, models_dir, torch.device("cpu"), lambda _: None, optimize=True,
-                                       backend=b) for b in ("torchscript", "onnxruntime", "export")}  # fmt: skip
+            served = {label: load_prepared(name, models_dir, torch.device("cpu"), lambda _: None, optimize=True,
+                                           backend=backend, precision=precision)
+                      for label, backend, precision in (("torchscript", "torchscript", "fp32"),
+                                                        ("onnxruntime", "onnxruntime", "fp32"),
+                                                        ("export", "export", "fp32"),
+                                                        ("int8", "onnxruntime", "int8"))}  # fmt: skip
             modules = {"committed": served["torchscript"].committed} | {b: m.module for b, m in served.items()}
             with torch.inference_mode():
                 probe = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 255

@@ -5,11 +5,16 @@ pays (docs/models.md#backends):
 
 - `model.onnx`: the eager model rebuilt from meta.json with model.pt's weights, exported by torch's ONNX
   exporter (opset OPSET, a dynamic batch axis, the weights inside the one file), for ONNX Runtime;
-- `model.pt2`: the same model as a `torch.export` ExportedProgram (dynamic batch), for `BACKEND=export`.
+- `model.pt2`: the same model as a `torch.export` ExportedProgram (dynamic batch), for `BACKEND=export`;
+- `model.int8.onnx` (the CNNs): model.onnx quantized to 8-bit integers by ONNX Runtime (static, QDQ,
+  per-channel weights, activations calibrated on CALIBRATION training images), for `PRECISION`.
 
-Each file is verified before it is kept: on the model's whole real test set (10,000 images; the 1,459
-Kaggle test houses) it must give the labels of the eager model on every input and probabilities within
-TOLERANCE (houses: prices within 0.01 %). Then meta.json records the file's sha256, the exporter, the
+Each full-precision file is verified before it is kept: on the model's whole real test set (10,000
+images; the 1,459 Kaggle test houses) it must give the labels of the eager model on every input and
+probabilities within TOLERANCE (houses: prices within 0.01 %). The 8-bit file answers differently by
+design: its test accuracy and its label agreement with model.onnx are measured and recorded, and it is
+marked `default` only when it loses at most MAX_INT8_LOSS points of accuracy and agrees on at least
+MIN_INT8_AGREEMENT of the labels. Then meta.json records the file's sha256, the exporter, the
 opset and what the verification measured, so the server can refuse a file that changed since.
 
 The poem GRU is not exported: a seed must give the same poem whatever backend serves it, and a poem
@@ -23,6 +28,7 @@ import argparse
 import hashlib
 import io
 import json
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -41,6 +47,9 @@ OPSET = 20
 TOLERANCE = 1e-4  # probabilities, as the start-up check of an optimized module (app/models/optimize.py)
 PRICE_TOLERANCE = 1e-4  # relative: 0.01 %
 EXPORTED = ("digit", "fashion", "house")
+QUANTIZED = ("digit", "fashion")
+CALIBRATION = 512  # training images, drawn with a fixed seed
+MAX_INT8_LOSS, MIN_INT8_AGREEMENT = 0.0005, 0.999  # 0.05 accuracy points; 99.9 % of labels
 DATA = Path("data")
 TEST_SETS = {
     "digit": DATA / "digit-recognizer" / "test.csv",
@@ -125,6 +134,46 @@ def run_program(data: bytes, inputs: torch.Tensor) -> torch.Tensor:
         return torch.cat([module(chunk) for chunk in inputs.split(1000)])
 
 
+CALIBRATION_SETS = {
+    "digit": DATA / "digit-recognizer" / "train.csv",
+    "fashion": DATA / "fashion-mnist" / "fashion-mnist_train.csv",
+}
+
+
+def export_int8(name: str, folder: Path, onnx_path: Path, inputs: torch.Tensor) -> dict[str, Any]:
+    """model.int8.onnx from model.onnx, and what it costs in accuracy on the real test set."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    train, _ = read_image_csv(CALIBRATION_SETS[name], require_label=True)
+    picked = np.random.default_rng(0).choice(len(train), CALIBRATION, replace=False)
+    batches = iter(np.split(train[np.sort(picked)].astype(np.float32)[:, None], CALIBRATION // 32))
+
+    class Calibration(CalibrationDataReader):
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(batches, None)
+            return None if batch is None else {"input": batch}
+
+    path = folder / "model.int8.onnx"
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(onnx_path), str(prepared))
+        quantize_static(str(prepared), str(path), Calibration(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)  # fmt: skip
+    data = path.read_bytes()
+    _, labels = read_image_csv(TEST_SETS[name], require_label=True)
+    full = run_onnx(onnx_path.read_bytes(), inputs).argmax(1).numpy()
+    int8 = run_onnx(data, inputs).argmax(1).numpy()
+    accuracy, int8_accuracy = float((full == labels).mean()), float((int8 == labels).mean())
+    agreement = float((full == int8).mean())
+    default = accuracy - int8_accuracy <= MAX_INT8_LOSS and agreement >= MIN_INT8_AGREEMENT
+    print(f"{name}: model.int8.onnx {len(data) / 1e6:.1f} MB, test accuracy {int8_accuracy:.4f} against "
+          f"{accuracy:.4f}, {agreement:.2%} of labels as model.onnx; default: {default}")  # fmt: skip
+    return {"file": path.name, "sha256": sha256_bytes(data), "quantization": "onnxruntime static QDQ int8, "
+            f"per-channel, {CALIBRATION} calibration images", "test_accuracy": int8_accuracy,
+            "test_accuracy_fp32": accuracy, "label_agreement_with_fp32": agreement, "default": default}  # fmt: skip
+
+
 def export(name: str, models_dir: Path = MODELS_DIR) -> dict[str, Any]:
     """Write, verify and record model.onnx and model.pt2 of one model; returns what meta.json now says of them."""
     folder = models_dir / name
@@ -143,6 +192,8 @@ def export(name: str, models_dir: Path = MODELS_DIR) -> dict[str, Any]:
         (folder / file).write_bytes(data)
         recorded[fmt] = {"file": file, "sha256": sha256_bytes(data), **how, "verified_on_test_set": measured}
         print(f"{name}: {file} {len(data) / 1e6:.1f} MB, {measured}")
+    if name in QUANTIZED:
+        recorded["onnx_int8"] = export_int8(name, folder, folder / "model.onnx", inputs)
     meta_path = folder / "meta.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta["exports"] = recorded

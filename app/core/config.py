@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="Runtime per model: auto = the fastest measured for it (ONNX Runtime for the CNNs on the CPU), "
         "served only once it answers like model.pt; TorchScript otherwise.",
     )
+    precision: Literal["auto", "fp32", "int8"] = Field(
+        "auto",
+        description="Where ONNX Runtime serves: auto = model.int8.onnx for a model whose export met the accuracy "
+        "bar (digit), fp32 = never, int8 = wherever the file exists.",
+    )
 
     # Server process (used by `python -m app`, the Docker image and `make serve`)
     # Loopback unless told otherwise, as uvicorn and `fastapi dev` do: a developer's `make serve` is not

@@ -94,7 +94,7 @@ def load_model(name: str, folder: Path, device: torch.device) -> LoadedModel:
 
 def load_prepared(
     name: str, model_dir: Path, device: torch.device, prepare: Callable[[LoadedModel], Any], *, optimize: bool,
-    backend: str = "auto",
+    backend: str = "auto", precision: str = "auto",
 ) -> LoadedModel:  # fmt: skip
     """Verify, load, optimize (if asked) and prepare one model: everything short of serving it."""
     started = time.perf_counter()
@@ -104,19 +104,20 @@ def load_prepared(
     if optimize:
         loaded.module, loaded.optimized = optimize_for_serving(name, loaded.module, loaded.side, device)
     loaded.module, loaded.backend = choose_backend(name, backend, folder, loaded.meta, loaded.side, device,
-                                                   loaded.module, loaded.committed)  # fmt: skip
+                                                   loaded.module, loaded.committed, precision)  # fmt: skip
     loaded.optimized = loaded.optimized and loaded.backend.name == "torchscript"  # what serves, not what was built
     with torch.inference_mode():
         prepare(loaded)
     loaded.load_seconds = time.perf_counter() - started
     logger.info(
-        "model %s version %s on %s loaded%s and warmed in %.2f s; backend %s (%s)",
+        "model %s version %s on %s loaded%s and warmed in %.2f s; backend %s %s (%s)",
         name,
         loaded.version,
         device,
         ", optimized" if loaded.optimized else "",
         loaded.load_seconds,
         loaded.backend.name,
+        loaded.backend.precision,
         loaded.backend.why,
     )
     return loaded

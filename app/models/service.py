@@ -186,7 +186,8 @@ class ModelService:
     async def _prepare(self, name: str, *, in_thread: bool) -> Serving:
         """Everything short of serving: load, verify, optimize, build the predictor, warm, start the batcher."""
         made: dict[str, Any] = {}
-        model_dir, optimize, backend = self.settings.model_dir, self.settings.optimize_models, self.settings.backend
+        model_dir, optimize = self.settings.model_dir, self.settings.optimize_models
+        backend = {"backend": self.settings.backend, "precision": self.settings.precision}
 
         def prepare(loaded: LoadedModel) -> None:
             made["predictor"] = make_predictor(loaded, model_dir)
@@ -194,9 +195,9 @@ class ModelService:
         # In a thread when the event loop serves requests meanwhile (a reload); at start-up nothing is waiting.
         arguments = (name, model_dir, self.device, prepare)
         if in_thread:
-            loaded = await run_in_threadpool(load_prepared, *arguments, optimize=optimize, backend=backend)
+            loaded = await run_in_threadpool(load_prepared, *arguments, optimize=optimize, **backend)
         else:
-            loaded = load_prepared(*arguments, optimize=optimize, backend=backend)
+            loaded = load_prepared(*arguments, optimize=optimize, **backend)
         predictor = made["predictor"]
         if name in BATCHED:
             return Serving(loaded, predictor, await self._start_batcher(name, predictor))

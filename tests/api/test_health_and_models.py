@@ -81,9 +81,11 @@ def test_the_service_reports_which_backend_serves_each_model_and_whether_it_is_o
         "poem": ("torchscript", True),
     }  # fmt: skip
     assert models["digit"]["backend"]["why"].startswith("auto: fastest measured on the CPU")
+    assert (models["digit"]["backend"]["precision"], models["fashion"]["backend"]["precision"]) == ("int8", "fp32")
     with make_client(backend="torchscript") as torchscript:
         digit = torchscript.get("/models/digit").json()
-    assert digit["backend"] == {"name": "torchscript", "why": "asked for (BACKEND=torchscript)"} and digit["optimized"]
+    assert digit["backend"] == {"name": "torchscript", "precision": "fp32", "why": "asked for (BACKEND=torchscript)"}
+    assert digit["optimized"]
 
 
 def test_start_up_objects_are_frozen_out_of_the_garbage_collectors_way(client):

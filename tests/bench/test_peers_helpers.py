@@ -58,12 +58,15 @@ def test_targets_are_ratios_within_the_run():
         result("dlserve", "binary digit", 1800, cpu=0.6),
         result("dlserve", "GET /health/live", 6000),
         result("plain FastAPI (no model)", "GET /health/live", 10000),
+        result("dlserve BACKEND=torchscript", "JSON digit", 1400, cpu=1.0),
     ]
     table = "\n".join(check(results, poem_ms=20, model_poem_ms=19, ready_s=4, rss=600))
     assert "| dlserve JSON ÷ LitServe, req/s | 1.70 | ≥ 1.6 | PASS |" in table
     assert "| GET /health/live ÷ plain FastAPI GET | 0.60 | ≥ 0.7 | FAIL |" in table
     assert "| binary ÷ JSON, server CPU per request | 0.75 | ≤ 1.0 | PASS |" in table
     assert "| poem 4×7 over HTTP ÷ model alone, p50 | 1.05 | ≤ 1.15 | PASS |" in table
+    assert "| dlserve JSON, BACKEND=auto ÷ torchscript, req/s | 1.21 | ≥ 1.15 | PASS |" in table
+    assert "| dlserve JSON, BACKEND=auto ÷ torchscript, server CPU per request | 0.80 | ≤ 1.0 | PASS |" in table
 
 
 def test_missing_tools_are_named_not_installed(monkeypatch):

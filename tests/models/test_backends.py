@@ -22,8 +22,8 @@ from training.export import export, real_inputs
 CPU = torch.device("cpu")
 
 
-def loaded(name: str, backend: str, models=MODELS):
-    return load_prepared(name, models, CPU, lambda _: None, optimize=True, backend=backend)
+def loaded(name: str, backend: str, models=MODELS, precision: str = "fp32"):
+    return load_prepared(name, models, CPU, lambda _: None, optimize=True, backend=backend, precision=precision)
 
 
 @cache
@@ -63,9 +63,10 @@ def test_every_backend_prices_the_1459_kaggle_test_houses_like_model_pt(backend)
 
 
 def test_auto_serves_the_cnns_with_onnx_runtime_and_the_others_with_torchscript():
-    chosen = {name: loaded(name, "auto").backend for name in ("digit", "fashion", "house", "poem")}
-    assert {name: b.name for name, b in chosen.items()} == {
-        "digit": "onnxruntime", "fashion": "onnxruntime", "house": "torchscript", "poem": "torchscript"}  # fmt: skip
+    chosen = {name: loaded(name, "auto", precision="auto").backend for name in ("digit", "fashion", "house", "poem")}
+    assert {name: (b.name, b.precision) for name, b in chosen.items()} == {
+        "digit": ("onnxruntime", "int8"), "fashion": ("onnxruntime", "fp32"), "house": ("torchscript", "fp32"),
+        "poem": ("torchscript", "fp32")}  # fmt: skip
     assert chosen["digit"].why.startswith("auto: fastest measured on the CPU")
     served = loaded("digit", "auto")
     assert isinstance(served.module, OnnxModule) and not served.optimized  # `optimized` speaks of TorchScript
@@ -135,3 +136,34 @@ def test_export_writes_verified_files_and_records_them_in_meta(tmp_path):
     assert recorded["onnx"]["verified_on_test_set"]["inputs"] == 1459
     assert recorded["onnx"]["verified_on_test_set"]["max_relative_price_difference"] <= 1e-4
     assert loaded("house", "onnxruntime", tmp_path).backend.name == "onnxruntime"
+
+
+@pytest.mark.dataset
+@pytest.mark.parametrize("name", ["digit", "fashion"])
+def test_int8_scores_what_its_meta_says_on_all_10000_test_images(name):
+    """PRECISION=int8 where the file exists; auto only where the export met the bar (digit, not fashion)."""
+    served = loaded(name, "onnxruntime", precision="int8")
+    assert served.backend.precision == "int8"
+    record = json.loads((MODELS / name / "meta.json").read_text(encoding="utf-8"))["exports"]["onnx_int8"]
+    x, want = reference(name)
+    _, labels = read_image_csv(TEST_SETS[name], require_label=True)
+    with torch.inference_mode():
+        got = torch.cat([served.module(chunk).argmax(1) for chunk in x.split(1000)]).numpy()
+    assert float((got == labels).mean()) == pytest.approx(record["test_accuracy"], abs=1e-9)
+    agreement = float((got == want.argmax(1).numpy()).mean())
+    assert agreement == pytest.approx(record["label_agreement_with_fp32"], abs=2e-4)  # model.onnx vs model.pt labels
+    assert record["default"] == (agreement >= 0.999 and record["test_accuracy_fp32"] - record["test_accuracy"] <= 5e-4)
+    assert loaded(name, "auto", precision="auto").backend.precision == ("int8" if record["default"] else "fp32")
+
+
+def test_a_foreign_int8_file_is_refused_and_full_precision_serves(digit_copy, caplog):
+    folder = digit_copy / "digit"
+    shutil.copy(digit_copy / "fashion" / "model.int8.onnx", folder / "model.int8.onnx")
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    meta["exports"]["onnx_int8"]["sha256"] = hashlib.sha256((folder / "model.int8.onnx").read_bytes()).hexdigest()
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="dlserve.models"):
+        served = loaded("digit", "auto", digit_copy, precision="int8")
+    assert (served.backend.name, served.backend.precision) == ("onnxruntime", "fp32")
+    assert "model digit is served at full precision, not int8: it agrees with model.pt on" in caplog.text
+    assert loaded("digit", "auto", precision="fp32").backend.precision == "fp32"

@@ -212,7 +212,16 @@ def test_steps_of_different_lengths_share_one_forward_pass(generator, monkeypatc
         return real_step(ids, hidden)
 
     monkeypatch.setattr(generator, "step", recording)
-    assert run(scheduler, written(scheduler, poem_specs)) == alone
+
+    async def main():
+        handles = [scheduler.submit(spec) for spec in poem_specs]  # all waiting before the first pass
+        scheduler.start()
+        for handle in handles:
+            assert await handle.events.get() is DONE
+        await scheduler.stop()
+        return [handle.text for handle in handles]
+
+    assert asyncio.run(main()) == alone
     assert len(lengths) == len(scheduler.passes)
     # The four forms reach their line ends at different times, and a poem starting with "明" feeds two tokens
     # first: yet until the shortest poem (4×5) is done, every pass carries all eight.

@@ -28,7 +28,7 @@ def describe(service: ModelService, name: str, *, full: bool) -> dict[str, Any]:
         "device": str(loaded.device),
         "load_seconds": round(loaded.load_seconds, 3),
         "optimized": loaded.optimized,
-        "backend": {"name": loaded.backend.name, "why": loaded.backend.why},
+        "backend": {"name": loaded.backend.name, "precision": loaded.backend.precision, "why": loaded.backend.why},
         **meta,
     }
 
