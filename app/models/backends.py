@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,21 +82,6 @@ class OnnxModule:
         return torch.from_numpy(self.session.run(None, {self.input: array})[0])
 
 
-def _house_outputs(width: int) -> Outputs:
-    features = torch.randn(64, width, generator=torch.Generator().manual_seed(0))
-
-    def outputs(module: Any) -> list[torch.Tensor]:
-        return [module(features).double().reshape(-1, 1)]  # log prices; one "label" column, so no argmax check
-
-    return outputs
-
-
-def _probe(name: str, side: dict | None, device: torch.device) -> Outputs | None:
-    if name == "house" and side is not None:
-        return _house_outputs(int(side["n_features"]))
-    return probe_outputs(name, side, device)
-
-
 def open_export(backend: str, folder: Path, meta: dict, device: torch.device, *, int8: bool = False) -> Any:
     """The module of an exported file, once its sha256 is the one meta.json records; BackendRefused if not."""
     key, file = INT8 if int8 else FILES[backend]
@@ -120,20 +106,21 @@ def open_export(backend: str, folder: Path, meta: dict, device: torch.device, *,
 
 def choose_backend(
     name: str, requested: str, folder: Path, meta: dict, side: dict | None, device: torch.device,
-    torchscript: Any, committed: Any, precision: str = "auto",
+    torchscript: Callable[[], Any], committed: Any, precision: str = "auto",
 ) -> tuple[Any, Backend]:  # fmt: skip
-    """(the module to serve, the backend serving it). `torchscript` is what TorchScript would serve (maybe
-    optimized), `committed` the module as loaded: the reference every other backend must agree with."""
+    """(the module to serve, the backend serving it). `torchscript()` makes what TorchScript serves (maybe
+    optimized: called only when TorchScript is chosen), `committed` is the module as loaded: the reference
+    every other backend must agree with."""
     if requested == "torchscript":
-        return torchscript, Backend("torchscript", "asked for (BACKEND=torchscript)")
+        return torchscript(), Backend("torchscript", "asked for (BACKEND=torchscript)")
     if "exports" not in meta:  # the poem model, or a folder trained without `python -m training.export`
-        return torchscript, Backend("torchscript", "model.pt is this model's only file")
+        return torchscript(), Backend("torchscript", "model.pt is this model's only file")
     wanted = (AUTO_ON_CPU.get(name) if device.type == "cpu" else None) if requested == "auto" else requested
-    outputs = _probe(name, side, device)
+    outputs = probe_outputs(name, side, device)
     if wanted is None or outputs is None:
         why = "auto: TorchScript is this model's backend on " + device.type if requested == "auto" else (
             f"{requested} is not offered for this model")  # fmt: skip
-        return torchscript, Backend("torchscript", why)
+        return torchscript(), Backend("torchscript", why)
     try:
         candidate = open_export(wanted, folder, meta, device)
         with torch.inference_mode():
@@ -142,7 +129,7 @@ def choose_backend(
             raise BackendRefused(f"it answers unlike model.pt: {problem}")
     except BackendRefused as exc:
         logger.warning("model %s is served by TorchScript, not %s: %s", name, wanted, exc)
-        return torchscript, Backend("torchscript", f"{wanted} refused: {exc}")
+        return torchscript(), Backend("torchscript", f"{wanted} refused: {exc}")
     why = f"auto: {AUTO_WHY}" if requested == "auto" else f"asked for (BACKEND={requested})"
     if wanted == "onnxruntime" and (quantized := _int8(name, precision, folder, meta, device, committed, outputs)):
         return quantized[0], Backend(wanted, f"{why}; {quantized[1]}", "int8")

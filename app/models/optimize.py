@@ -65,14 +65,25 @@ def _poem_outputs(vocab_size: int, device: torch.device) -> Outputs:
     return outputs
 
 
+def _house_outputs(width: int, device: torch.device) -> Outputs:
+    features = torch.randn(64, width, generator=torch.Generator().manual_seed(0)).to(device)
+
+    def outputs(module: torch.jit.ScriptModule) -> list[torch.Tensor]:
+        return [module(features).double().reshape(-1, 1).cpu()]  # log prices: one column, so no label check
+
+    return outputs
+
+
 def probe_outputs(name: str, side: dict | None, device: torch.device) -> Outputs | None:
-    """How to compare the committed and the optimized module of this model; None: not optimized."""
+    """How to compare the committed module of this model with another (optimized, or another backend's)."""
     if name == "digit":
         return _classifier_outputs(image_probe(DIGIT_PIXELS), device)
     if name == "fashion":
         return _classifier_outputs(image_probe(FASHION_PIXELS), device)
     if name == "poem" and side is not None:
         return _poem_outputs(len(side["tokens"]), device)
+    if name == "house" and side is not None:
+        return _house_outputs(int(side["n_features"]), device)
     return None
 
 

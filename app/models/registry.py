@@ -101,11 +101,14 @@ def load_prepared(
     folder = Path(model_dir) / name
     loaded = load_model(name, folder, device)
     loaded.committed = loaded.module
-    if optimize:
-        loaded.module, loaded.optimized = optimize_for_serving(name, loaded.module, loaded.side, device)
+
+    def torchscript() -> torch.jit.ScriptModule:  # only when TorchScript is what serves
+        if optimize:
+            loaded.module, loaded.optimized = optimize_for_serving(name, loaded.module, loaded.side, device)
+        return loaded.module
+
     loaded.module, loaded.backend = choose_backend(name, backend, folder, loaded.meta, loaded.side, device,
-                                                   loaded.module, loaded.committed, precision)  # fmt: skip
-    loaded.optimized = loaded.optimized and loaded.backend.name == "torchscript"  # what serves, not what was built
+                                                   torchscript, loaded.committed, precision)  # fmt: skip
     with torch.inference_mode():
         prepare(loaded)
     loaded.load_seconds = time.perf_counter() - started

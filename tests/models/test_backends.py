@@ -15,9 +15,8 @@ from app.models.backends import OnnxModule, choose_backend
 from app.models.registry import load_prepared
 from app.models.torchscript import load_torchscript
 from tests.api.conftest import MODELS
-from tests.models.test_optimize import TEST_SETS
 from training.data.images import read_image_csv
-from training.export import export, real_inputs
+from training.export import TEST_SETS, export, real_inputs
 
 CPU = torch.device("cpu")
 
@@ -122,7 +121,7 @@ def test_onnx_runtime_is_not_used_on_another_device():
     committed = load_torchscript(str(MODELS / "digit" / "model.pt"), map_location="cpu")
     meta = json.loads((MODELS / "digit" / "meta.json").read_text(encoding="utf-8"))
     module, backend = choose_backend("digit", "onnxruntime", MODELS / "digit", meta, None, torch.device("meta"),
-                                     committed, committed)  # fmt: skip
+                                     lambda: committed, committed)  # fmt: skip
     assert module is committed and "CPU only" in backend.why
 
 

@@ -9,13 +9,9 @@ from app.models import optimize
 from app.models.optimize import difference, image_probe, optimize_for_serving
 from app.models.torchscript import load_torchscript
 from app.schemas.image_examples import DIGIT_PIXELS
-from tests.api.conftest import DATA, MODELS
+from tests.api.conftest import MODELS
 
 CPU = torch.device("cpu")
-TEST_SETS = {
-    "digit": DATA / "digit-recognizer" / "test.csv",
-    "fashion": DATA / "fashion-mnist" / "fashion-mnist_test.csv",
-}
 
 
 def committed(name: str) -> torch.jit.ScriptModule:
