@@ -120,4 +120,7 @@ def test_a_client_hammering_explain_gets_429s_while_another_keeps_its_latency(tm
         assert set(statuses) == {"200", "429"}  # some explained, the rest refused
         metrics = httpx.get(f"{live.url}/metrics").text
         assert f'dlserve_client_limited_total{{kind="explain"}} {float(statuses["429"])}' in metrics
-        assert busy <= 1.5 * idle
+        # On two cores the hammering process and the explain side thread take CPU from the timed client, with
+        # or without the per-client limit: 1.43-1.66x measured here, 1.57x once in CI. A plain digit made to
+        # wait behind explains (one costs ~6.6 ms alone, ~4x a plain digit) would be well past 2.5x.
+        assert busy <= 2.5 * idle
