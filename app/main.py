@@ -18,6 +18,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app import __version__
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import ErrorShapes, install_error_handlers
+from app.api.grpc_v2.server import start_grpc, stop_grpc
+from app.api.grpc_v2.servicer import InferenceServicer
 from app.api.request_context import RequestContextMiddleware
 from app.api.routes import digit, docs, fashion, health, house, metrics, models, playground, poem, v2, v2_repository
 from app.api.security import require_api_key
@@ -58,12 +60,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     warn_about_settings(settings)
     service = await ModelService.start(settings, app.state.metrics)
     app.state.service = service
+    grpc_server = await start_grpc(InferenceServicer(
+        settings=settings, service=service, metrics=app.state.metrics, limits=app.state.client_limits,
+        server_name=app.title, server_version=app.version,
+    ))  # fmt: skip
     settle_after_start_up()  # freeze start-up objects out of the collector's way; give freed memory back
     try:
         yield
     finally:
-        # Uvicorn calls this after in-flight requests finished (or GRACEFUL_TIMEOUT_S passed);
-        # the batchers then drain whatever is still queued rather than dropping it.
+        # Uvicorn calls this after in-flight requests finished (or GRACEFUL_TIMEOUT_S passed); gRPC calls get
+        # the same grace; the batchers then drain whatever is still queued rather than dropping it.
+        await stop_grpc(grpc_server, settings.graceful_timeout_s)
         await service.stop()
         app.state.metrics.process_exiting()
         logger.info("shut down cleanly")

@@ -40,8 +40,9 @@ MIN_GAIN, MAX_ALONE_RATIO = 4.0, 1.1
 def serving(code: Path, log: Path, **settings: str) -> Iterator[tuple[int, int]]:
     """(port, pid) of the service started from the checkout `code` with the committed models; stopped after."""
     port = free_port()
-    env = os.environ | {"HOST": "127.0.0.1", "PORT": str(port), "MODEL_DIR": str(ROOT / "models"), "DEVICE": "cpu",
-                        "LOG_LEVEL": "warning"} | settings  # fmt: skip
+    env = os.environ | {"HOST": "127.0.0.1", "PORT": str(port), "GRPC_PORT": str(free_port()),
+                        "MODEL_DIR": str(ROOT / "models"), "DEVICE": "cpu", "LOG_LEVEL": "warning"}  # fmt: skip
+    env |= settings
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "app"], cwd=code, env=env, stdout=out, stderr=out)
         try:

@@ -191,8 +191,9 @@ def running_server(models_dir: Path, device: str, batching: bool, torch_threads:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # GRPC_PORT 0: these runs measure HTTP; several may overlap, and none may need port 8001 free.
     settings = {"MODEL_DIR": str(models_dir), "DEVICE": device, "BATCHING": str(batching).lower(),
-                "TORCH_THREADS": str(torch_threads), "LOG_LEVEL": "warning", **extra}  # fmt: skip
+                "TORCH_THREADS": str(torch_threads), "LOG_LEVEL": "warning", "GRPC_PORT": "0", **extra}  # fmt: skip
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would stall the server
         started = time.perf_counter()
         proc = subprocess.Popen(

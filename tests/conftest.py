@@ -1,11 +1,17 @@
-"""Builders for tiny source packages in their real formats (.deb, npm .tgz, wheel), shared by the data tests."""
+"""The environment every test runs in, and builders for tiny source packages in their real formats (.deb, npm .tgz,
+wheel), shared by the data tests."""
 
 import io
+import os
 import subprocess
 import tarfile
 import zipfile
 
 import pytest
+
+# The apps built in this process (TestClient) must not each take port 8001 for gRPC; the live servers, which
+# the gRPC tests drive, get a free port of their own (tests/deploy/live_server.py).
+os.environ["GRPC_PORT"] = "0"
 
 
 def _tar_bytes(files: dict[str, bytes], mode: str) -> bytes:

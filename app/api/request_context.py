@@ -30,14 +30,16 @@ CLIENT_CLOSED_REQUEST = 499
 SAFE_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
 
 
+def safe_request_id(incoming: str | None) -> str:
+    """The client's own request id when it is safe to echo and log, else a new one (HTTP and gRPC alike)."""
+    return incoming if incoming is not None and _SAFE_ID.match(incoming) else secrets.token_hex(16)
+
+
 def request_id_of(scope: Scope) -> str:
     for key, value in scope["headers"]:
         if key == b"x-request-id":
-            incoming = value.decode("latin-1")
-            if _SAFE_ID.match(incoming):
-                return incoming
-            break
-    return secrets.token_hex(16)
+            return safe_request_id(value.decode("latin-1"))
+    return safe_request_id(None)
 
 
 class RequestContextMiddleware:

@@ -16,6 +16,7 @@ from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
 from pydantic import SecretStr
 
+from app.core.config import Settings
 from app.core.errors import Forbidden, Unauthorized
 
 API_KEY_HEADER = "X-API-Key"
@@ -43,35 +44,52 @@ def key_identity(key: str) -> str:
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]  # the client's name in the limits, not its key
 
 
-def client_identity(request: Request) -> str:
+def identity(settings: Settings, key: str | None, address: str | None) -> str:
     """Who is calling, for the per-client limits: the API key it sent where keys are required (and so checked),
-    else its address — a proxy's client when TRUSTED_PROXIES names the proxy (app/main.py)."""
-    if request.app.state.settings.api_key is not None and (key := request.headers.get(API_KEY_HEADER)):
+    else its address."""
+    if settings.api_key is not None and key:
         return key_identity(key)
-    return "address:" + (request.client.host if request.client else "unknown")
+    return "address:" + (address or "unknown")
+
+
+def client_identity(request: Request) -> str:
+    """The HTTP caller's identity; its address is a proxy's client when TRUSTED_PROXIES names the proxy."""
+    address = request.client.host if request.client else None
+    return identity(request.app.state.settings, request.headers.get(API_KEY_HEADER), address)
+
+
+ADMIN_IDENTITY = "admin"  # the one holder of ADMIN_API_KEY: its reloads count together, whichever door
 
 
 def admin_identity(request: Request) -> str:
-    """The one holder of ADMIN_API_KEY (checked before this is asked): its reloads count together."""
-    return "admin"
+    """The admin, checked before this is asked."""
+    return ADMIN_IDENTITY
+
+
+def check_api_key(settings: Settings, given: str | None, *, sent_in: str = f"the {API_KEY_HEADER} header") -> None:
+    """Unauthorized unless no key is required or `given` is one; `sent_in` tells the client where it goes."""
+    if settings.api_key is not None and not _matches(given, settings.api_key):
+        raise Unauthorized(f"missing or wrong API key (send it in {sent_in})")
+
+
+def check_model_control(
+    settings: Settings, given: str | None, *, sent_in: str = f"the {ADMIN_KEY_HEADER} header"
+) -> None:
+    """Load and unload: refused unless MODEL_CONTROL=explicit, then only with the admin key."""
+    if settings.model_control != "explicit":
+        raise Forbidden(
+            "model control is disabled (MODEL_CONTROL=none): models cannot be loaded or unloaded at run time; start "
+            f"the service with MODEL_CONTROL=explicit and ADMIN_API_KEY set, then send that key in {sent_in}",
+            code="model_control_disabled",
+        )
+    if settings.admin_api_key is None or not _matches(given, settings.admin_api_key):  # explicit always has one
+        raise Unauthorized(f"missing or wrong admin key (send ADMIN_API_KEY in {sent_in})")
 
 
 async def require_api_key(request: Request, given: Annotated[str | None, Security(api_key_header)]) -> None:
     """Declared through Security so Swagger UI offers an "Authorize" button for the key."""
-    expected = request.app.state.settings.api_key
-    if expected is not None and not _matches(given, expected):
-        raise Unauthorized(f"missing or wrong API key (send it in the {API_KEY_HEADER} header)")
+    check_api_key(request.app.state.settings, given)
 
 
 async def require_model_control(request: Request, given: Annotated[str | None, Security(admin_key_header)]) -> None:
-    """Load and unload: refused unless MODEL_CONTROL=explicit, then only with the admin key."""
-    settings = request.app.state.settings
-    if settings.model_control != "explicit":
-        raise Forbidden(
-            "model control is disabled (MODEL_CONTROL=none): models cannot be loaded or unloaded at run time; start "
-            f"the service with MODEL_CONTROL=explicit and ADMIN_API_KEY set, then send that key in the "
-            f"{ADMIN_KEY_HEADER} header",
-            code="model_control_disabled",
-        )
-    if not _matches(given, settings.admin_api_key):  # explicit always has one: Settings refuses it without
-        raise Unauthorized(f"missing or wrong admin key (send ADMIN_API_KEY in the {ADMIN_KEY_HEADER} header)")
+    check_model_control(request.app.state.settings, given)

@@ -166,7 +166,8 @@ def poem_request(text: str, parameters: dict[str, Any]) -> PoemRequest:
         raise invalid_fields(list(exc.errors())) from exc
 
 
-async def infer_poem(serving: Serving, request: InferRequest, settings: Settings) -> list[Tensor]:
+def poem_tensor_spec(serving: Serving, request: InferRequest, settings: Settings) -> PoemSpec:
+    """The poem an inference request asks for: its `text_input` tensor and its parameters, validated."""
     tensor = _only(request, "poem", "text_input")
     if tensor.datatype != "BYTES" or tensor.data.size != 1:
         raise bad(f"input 'text_input' must be one BYTES element, not {tensor.datatype} of shape {tensor.shape}")
@@ -174,7 +175,11 @@ async def infer_poem(serving: Serving, request: InferRequest, settings: Settings
         text = tensor.data.reshape(-1)[0].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise bad("input 'text_input' is not UTF-8 text") from exc
-    spec = poem_spec(text, request.parameters, serving, settings)
+    return poem_spec(text, request.parameters, serving, settings)
+
+
+async def infer_poem(serving: Serving, request: InferRequest, settings: Settings) -> list[Tensor]:
+    spec = poem_tensor_spec(serving, request, settings)
     result = await poems.write(serving, spec)
     return [Tensor("text_output", "BYTES", [1], np.array([result["poem"].encode()], dtype=object))]
 

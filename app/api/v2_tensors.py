@@ -135,7 +135,7 @@ def _from_json(name: str, datatype: str, shape: list[int], data: Any) -> np.ndar
         raise bad(f"input '{name}': a value does not fit {datatype} ({exc})") from exc
 
 
-def _from_binary(name: str, datatype: str, shape: list[int], raw: bytes) -> np.ndarray:
+def from_raw(name: str, datatype: str, shape: list[int], raw: bytes) -> np.ndarray:
     count = math.prod(shape)
     if datatype != "BYTES":
         expected = count * NUMERIC[datatype].itemsize
@@ -183,7 +183,7 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
                 raise bad(f"input '{name}': binary_data_size must be a whole number of bytes")
             if offset + size > len(binary):
                 raise bad(f"input '{name}': binary_data_size {size} runs past the {len(binary)} bytes after the JSON")
-            data = _from_binary(name, datatype, shape, binary[offset : offset + size])
+            data = from_raw(name, datatype, shape, binary[offset : offset + size])
             offset += size
         elif "data" in spec:
             data = _from_json(name, datatype, shape, spec["data"])
@@ -212,7 +212,8 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
     return request
 
 
-def _binary(tensor: Tensor) -> bytes:
+def to_raw(tensor: Tensor) -> bytes:
+    """A tensor's data as the protocol's raw bytes (little-endian, row-major; BYTES length-prefixed)."""
     if tensor.datatype == "BYTES":
         return b"".join(struct.pack("<I", len(v)) + v for v in tensor.data.reshape(-1))
     return np.ascontiguousarray(tensor.data, dtype=NUMERIC[tensor.datatype]).tobytes()
@@ -225,22 +226,26 @@ def _json_data(tensor: Tensor) -> list[Any]:
     return flat.tolist()
 
 
+def chosen_outputs(model: str, outputs: list[Tensor], wanted: list[str] | None) -> list[Tensor]:
+    """The outputs a request asked for (all when it named none); a 400 for a name the model has not."""
+    if wanted is None:
+        return outputs
+    known = {t.name for t in outputs}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise bad(f"no output named {unknown[0]!r}; {model} has {', '.join(sorted(known))}")
+    return [t for t in outputs if t.name in wanted]
+
+
 def encode_infer_response(
     model: str, version: str, outputs: list[Tensor], request: InferRequest
 ) -> tuple[bytes, dict[str, str]]:
     """The response body and its extra headers: JSON, then any binary outputs in order."""
-    wanted = request.outputs
-    if wanted is not None:
-        known = {t.name for t in outputs}
-        unknown = [name for name in wanted if name not in known]
-        if unknown:
-            raise bad(f"no output named {unknown[0]!r}; {model} has {', '.join(sorted(known))}")
-        outputs = [t for t in outputs if t.name in wanted]
     described, binaries = [], []
-    for tensor in outputs:
+    for tensor in chosen_outputs(model, outputs, request.outputs):
         entry: dict[str, Any] = {"name": tensor.name, "datatype": tensor.datatype, "shape": tensor.shape}
         if request.all_binary or tensor.name in request.binary_outputs:
-            raw = _binary(tensor)
+            raw = to_raw(tensor)
             entry["parameters"] = {"binary_data_size": len(raw)}
             binaries.append(raw)
         else:

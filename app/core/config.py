@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # reachable from the network by accident. The image, compose and the manifests set 0.0.0.0 themselves.
     host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0: every interface).")
     port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
+    # The Open Inference Protocol over gRPC, beside HTTP in the same process (app/api/grpc_v2/): Triton's port.
+    grpc_port: int = Field(8001, ge=0, le=65535, description="Port of the gRPC Open Inference Protocol; 0 = off.")
     workers: int = Field(1, ge=1, le=64, description="Uvicorn worker processes (each loads every model).")
     graceful_timeout_s: float = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
 
@@ -125,6 +127,12 @@ class Settings(BaseSettings):
                 except ValueError as exc:
                     raise ValueError(f"{proxy!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)") from exc
         return proxies
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> Settings:
+        if self.grpc_port == self.port:
+            raise ValueError(f"GRPC_PORT and PORT are both {self.port}: give gRPC a port of its own, or 0 for none")
+        return self
 
     @model_validator(mode="after")
     def _model_control_needs_its_key(self) -> Settings:

@@ -71,6 +71,14 @@ class Metrics:
             "dlserve_client_limited_total", "Requests refused (429) because their client had too many in flight",
             ["kind"], registry=self.registry,
         )  # fmt: skip
+        self.grpc_requests = Counter(
+            "dlserve_grpc_requests_total", "gRPC calls (the Open Inference Protocol) by method and status code",
+            ["method", "code"], registry=self.registry,
+        )  # fmt: skip
+        self.grpc_latency = Histogram(
+            "dlserve_grpc_request_duration_seconds", "gRPC call latency by method (a stream: its whole life)",
+            ["method"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
         self.device = Gauge("dlserve_device_info", "The device models run on (value 1)", ["device"],
                             registry=self.registry, multiprocess_mode="livemax")  # fmt: skip
 
@@ -87,6 +95,10 @@ class Metrics:
             )
         children[0].inc()
         children[1].observe(seconds)
+
+    def observe_grpc(self, method: str, code: str, seconds: float) -> None:
+        self.grpc_requests.labels(method, code).inc()
+        self.grpc_latency.labels(method).observe(seconds)
 
     def observe_batch(self, model: str, size: int, seconds: float) -> None:
         self.batch_size.labels(model).observe(size)

@@ -105,17 +105,19 @@ def test_fashion_inference_matches_the_json_path(client, server):
     assert (result.as_numpy("label") == labels).mean() >= 0.9
 
 
-def house_inputs(frame: pd.DataFrame) -> list[triton.InferInput]:
+def house_inputs(frame: pd.DataFrame, module=triton) -> list:
+    """One tensor per Kaggle column, for tritonclient.http (binary) or, given it as `module`, tritonclient.grpc."""
+    binary = {"binary_data": True} if module is triton else {}
     inputs = []
     for name, kind, _ in COLUMNS:
         column = frame[name]
         if kind == "text":
             array = np.array([b"" if pd.isna(v) else str(v).encode() for v in column], dtype=object)
-            tensor = triton.InferInput(name, [len(frame)], "BYTES")
+            tensor = module.InferInput(name, [len(frame)], "BYTES")
         else:
             array = column.to_numpy(dtype=np.float64, na_value=np.nan)
-            tensor = triton.InferInput(name, [len(frame)], "FP64")
-        tensor.set_data_from_numpy(array, binary_data=True)
+            tensor = module.InferInput(name, [len(frame)], "FP64")
+        tensor.set_data_from_numpy(array, **binary)
         inputs.append(tensor)
     return inputs
 

@@ -29,13 +29,15 @@ class LiveServer:
         self, log_path: Path, python_args: tuple[str, ...] = ("-m", "app"), unset: tuple[str, ...] = (), **env: str
     ) -> None:
         """`env` adds settings to the test's defaults; `unset` removes some, so the app's own defaults apply."""
-        self.port = free_port()
+        self.port, self.grpc_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         self.log_path = log_path
         models = os.environ.get("DLSERVE_TEST_MODELS", str(ROOT / "models"))  # a developer's override
         defaults = {
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
+            "GRPC_PORT": str(self.grpc_port),
             "MODEL_DIR": models,
             "DEVICE": "cpu",
             "TORCH_THREADS": "1",

@@ -7,7 +7,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import numpy as np
 import pytest
+import tritonclient.grpc as triton
 
 from app.schemas.image_examples import DIGIT_PIXELS
 from tests.deploy.live_server import LiveServer
@@ -129,16 +131,25 @@ def test_a_body_that_trickles_in_is_cut_off_with_408(server):
     assert post_digit(server, **{"X-API-Key": API_KEY}).status_code == 200  # and the server serves on
 
 
+def grpc_digit(target: str) -> int:
+    """One digit through the gRPC door; 200 when answered (as the HTTP requests beside it are)."""
+    image = triton.InferInput("pixels", [1, 784], "UINT8")
+    image.set_data_from_numpy(np.array([DIGIT["pixels"]], dtype=np.uint8))
+    triton.InferenceServerClient(target).infer("digit", [image], client_timeout=60)
+    return 200
+
+
 def test_sigterm_during_a_burst_answers_every_request_and_exits_0(tmp_path):
     # The batcher holds requests up to 1 s, so they are provably in flight when SIGTERM lands.
     live = LiveServer(tmp_path / "server.log", MAX_WAIT_MS="1000", MAX_BATCH_SIZE="256", LOG_FORMAT="text")
-    burst = 24
+    burst, over_grpc = 24, 8  # HTTP and gRPC calls: both doors drain
     try:
         live.wait_ready()
         with ThreadPoolExecutor(max_workers=burst) as pool:
             futures = [
-                pool.submit(httpx.post, f"{live.url}/predict/digit", json=DIGIT, timeout=60) for _ in range(burst)
-            ]
+                pool.submit(httpx.post, f"{live.url}/predict/digit", json=DIGIT, timeout=60)
+                for _ in range(burst - over_grpc)
+            ] + [pool.submit(grpc_digit, live.grpc_target) for _ in range(over_grpc)]
             # Until every request is either answered or waiting in the server's batcher (a lone first request
             # may be answered at once: the batcher only waits for company once traffic is concurrent).
             for _ in range(500):
@@ -148,7 +159,7 @@ def test_sigterm_during_a_burst_answers_every_request_and_exits_0(tmp_path):
                 time.sleep(0.02)
             assert queued >= 1 and queued + sum(f.done() for f in futures) == burst
             exit_code = live.terminate()
-            statuses = [f.result().status_code for f in futures]
+            statuses = [getattr(f.result(), "status_code", f.result()) for f in futures]
         assert statuses == [200] * burst
         assert exit_code == 0
         assert "shut down cleanly" in live.log()

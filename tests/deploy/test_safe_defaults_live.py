@@ -4,6 +4,7 @@ crowd out another."""
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import socket
 import statistics
@@ -32,23 +33,33 @@ def other_addresses() -> list[str]:
 
 
 def listening_addresses(port: int) -> set[str]:
-    """The local addresses of the sockets listening on `port`, from the kernel's own table (Linux)."""
+    """The local addresses of the sockets listening on `port`, from the kernel's own tables (Linux). An IPv6
+    socket bound to an IPv4-mapped address (gRPC binds 127.0.0.1 so) counts as that IPv4 address."""
     found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        address, local_port = local.split(":")
-        if int(local_port, 16) == port and state == "0A":  # 0A = LISTEN
-            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, local_port = local.split(":")
+            if int(local_port, 16) != port or state != "0A":  # 0A = LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            # The kernel prints each 32-bit word of the address in host (little-endian) order.
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            ip = ipaddress.ip_address(words)
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            found.add(str(ip))
     return found
 
 
 def test_make_serve_defaults_listen_on_loopback_only(tmp_path):
     # `make serve` is `python -m app` with nothing set: HOST is left to the app's default.
     with serving(tmp_path / "server.log", unset=("HOST",)) as live:
-        assert listening_addresses(live.port) == {"127.0.0.1"}
-        for address in other_addresses():  # this machine's network addresses reach nothing
-            with pytest.raises(ConnectionRefusedError), socket.create_connection((address, live.port), timeout=5):
-                pass
+        for port in (live.port, live.grpc_port):  # HTTP and the gRPC door alike
+            assert listening_addresses(port) == {"127.0.0.1"}
+            for address in other_addresses():  # this machine's network addresses reach nothing
+                with pytest.raises(ConnectionRefusedError), socket.create_connection((address, port), timeout=5):
+                    pass
 
 
 def test_model_control_without_an_admin_key_stops_the_start(tmp_path):

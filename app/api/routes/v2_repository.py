@@ -22,6 +22,7 @@ from app.api.security import admin_identity, require_model_control
 from app.api.v2_tensors import as_object, bad, read_object
 from app.core.errors import BadRequest
 from app.models.registry import MODEL_NAMES, describe_failure
+from app.models.service import ModelService, Serving
 from app.schemas.common import error_responses
 
 # The control check first: with MODEL_CONTROL=none the answer is the same whoever asks.
@@ -36,16 +37,36 @@ async def _parameters(request: Request) -> dict[str, Any]:
     return as_object(payload.get("parameters", {}), "'parameters'")
 
 
-@router.post("/index", responses=error_responses(400, v2=True))
-async def read_repository_index(service: ServiceDep) -> list[dict[str, Any]]:
-    """Every model with its version and state (READY or UNAVAILABLE, with the reason)."""
+def repository_index(service: ModelService, *, ready_only: bool = False) -> list[dict[str, Any]]:
+    """Every model with its version and state (READY or UNAVAILABLE, with the reason): both doors' index."""
     index = []
     for status in map(service.status, MODEL_NAMES):
         if status.serving is not None:
             index.append({"name": status.name, "version": status.serving.version, "state": "READY"})
-        else:
+        elif not ready_only:
             index.append({"name": status.name, "state": "UNAVAILABLE", "reason": status.reason})
     return index
+
+
+async def reload(service: ModelService, name: str, parameters: dict[str, Any]) -> Serving:
+    """Load the model's folder again and swap it in (both doors); a BadRequest saying why when it cannot."""
+    known(name)
+    if "config" in parameters or any(key.startswith("file:") for key in parameters):
+        raise bad("dlserve loads models only from its MODEL_DIR: a configuration or files in the request are refused")
+    previous = service.status(name).serving
+    try:
+        return await service.load(name)
+    except Exception as exc:
+        reason = describe_failure(exc)
+        logger.warning("model %s was not reloaded: %s", name, reason)
+        keeps = f"version '{previous.version}' keeps serving" if previous else "it stays unavailable"
+        raise BadRequest(f"failed to load '{name}': {reason}; {keeps}", code="load_failed") from exc
+
+
+@router.post("/index", responses=error_responses(400, v2=True))
+async def read_repository_index(service: ServiceDep) -> list[dict[str, Any]]:
+    """Every model with its version and state (READY or UNAVAILABLE, with the reason)."""
+    return repository_index(service)
 
 
 @router.post("/models/{name}/load", dependencies=ADMIN, responses=ADMIN_ERRORS)
@@ -53,17 +74,7 @@ async def load_model(name: str, request: Request, service: ServiceDep) -> dict[s
     """Load the model's folder again from MODEL_DIR and swap it in once verified and warmed (in-flight requests
     finish on the old version; on failure the old version keeps serving)."""
     known(name)
-    parameters = await _parameters(request)
-    if "config" in parameters or any(key.startswith("file:") for key in parameters):
-        raise bad("dlserve loads models only from its MODEL_DIR: a configuration or files in the request are refused")
-    previous = service.status(name).serving
-    try:
-        serving = await service.load(name)
-    except Exception as exc:
-        reason = describe_failure(exc)
-        logger.warning("model %s was not reloaded: %s", name, reason)
-        keeps = f"version '{previous.version}' keeps serving" if previous else "it stays unavailable"
-        raise BadRequest(f"failed to load '{name}': {reason}; {keeps}", code="load_failed") from exc
+    serving = await reload(service, name, await _parameters(request))
     load_seconds = round(serving.loaded.load_seconds, 3)
     return {"name": name, "version": serving.version, "state": "READY", "load_seconds": load_seconds}
 

@@ -1,0 +1,178 @@
+"""The Open Inference Protocol over gRPC: KServe's GRPCInferenceService, and Triton's stream and repository calls.
+
+Another door onto the same core as REST's `/v2`: the same model tensors and validation
+(app/api/v2_models.py), the same micro-batches, the same keys and per-client limits, the same
+repository rules. Health and metadata are open; inference needs the API key (metadata `x-api-key`)
+when one is set; load and unload need MODEL_CONTROL=explicit and the admin key (`x-admin-key`).
+
+ModelStreamInfer answers the requests of a stream one after another: one response per request, or for
+a poem one response per character and a last one with `triton_final_response` (Triton's decoupled
+convention) and the whole poem; a request that fails answers its error in-band and the stream goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, nullcontext
+
+from app.api.grpc_v2 import grpc_predict_v2_pb2 as pb
+from app.api.grpc_v2 import grpc_predict_v2_pb2_grpc as pb_grpc
+from app.api.grpc_v2.calls import ADMIN_KEY, API_KEY, Call, streaming, unary
+from app.api.grpc_v2.tensors import infer_request, infer_response, parameters, text_response
+from app.api.routes.v2 import EXTENSIONS, known, serving
+from app.api.routes.v2_repository import reload, repository_index
+from app.api.security import ADMIN_IDENTITY, check_api_key, check_model_control, identity
+from app.api.v2_models import INFER, metadata, poem_tensor_spec
+from app.api.v2_tensors import InferRequest
+from app.core.client_limits import ClientLimits
+from app.core.config import Settings
+from app.core.errors import ServiceError, Unavailable
+from app.core.metrics import Metrics
+from app.inference import poems
+from app.models.service import ModelService
+
+Tensors = pb.ModelMetadataResponse.TensorMetadata
+
+
+class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        service: ModelService,
+        metrics: Metrics,
+        limits: ClientLimits,
+        server_name: str,
+        server_version: str,
+    ) -> None:
+        self.settings, self.service, self.metrics, self.limits = settings, service, metrics, limits
+        self.server_name, self.server_version = server_name, server_version
+
+    # Health and metadata: open to anyone, as over REST.
+
+    @unary
+    async def ServerLive(self, request: pb.ServerLiveRequest, call: Call) -> pb.ServerLiveResponse:
+        return pb.ServerLiveResponse(live=True)
+
+    @unary
+    async def ServerReady(self, request: pb.ServerReadyRequest, call: Call) -> pb.ServerReadyResponse:
+        return pb.ServerReadyResponse(ready=self.service.ready)
+
+    @unary
+    async def ModelReady(self, request: pb.ModelReadyRequest, call: Call) -> pb.ModelReadyResponse:
+        current = self.service.status(known(request.name)).serving
+        ready = current is not None and request.version in ("", current.version)
+        return pb.ModelReadyResponse(ready=ready)
+
+    @unary
+    async def ServerMetadata(self, request: pb.ServerMetadataRequest, call: Call) -> pb.ServerMetadataResponse:
+        return pb.ServerMetadataResponse(name=self.server_name, version=self.server_version, extensions=EXTENSIONS)
+
+    @unary
+    async def ModelMetadata(self, request: pb.ModelMetadataRequest, call: Call) -> pb.ModelMetadataResponse:
+        found = metadata(request.name, serving(self.service, request.name, request.version or None).version)
+        return pb.ModelMetadataResponse(
+            name=found["name"], versions=found["versions"], platform=found["platform"],
+            inputs=[Tensors(**tensor) for tensor in found["inputs"]],
+            outputs=[Tensors(**tensor) for tensor in found["outputs"]],
+        )  # fmt: skip
+
+    # Inference: behind the API key; a poem holds one of its client's poem slots, as over REST.
+
+    def _check_key(self, call: Call) -> None:
+        check_api_key(self.settings, call.metadata.get(API_KEY), sent_in=f"the {API_KEY} metadata")
+
+    def _poem_slot(self, call: Call, name: str) -> AbstractAsyncContextManager[None]:
+        if name != "poem":
+            return nullcontext()
+        return self.limits.hold("poem", identity(self.settings, call.metadata.get(API_KEY), call.address))
+
+    @staticmethod
+    async def _tensors(request: pb.ModelInferRequest) -> InferRequest:
+        if request.raw_input_contents:
+            return infer_request(request)  # bytes to arrays: no copy worth a thread hop
+        return await asyncio.to_thread(infer_request, request)  # typed contents: a loop over every value
+
+    @unary
+    async def ModelInfer(self, request: pb.ModelInferRequest, call: Call) -> pb.ModelInferResponse:
+        self._check_key(call)
+        name = call.model = request.model_name
+        serving(self.service, name, request.model_version or None)  # NOT_FOUND/UNAVAILABLE before the tensors
+        async with self._poem_slot(call, name):
+            tensors = await self._tensors(request)
+            with self.service.hold(name) as current:  # one version from here to the answer
+                outputs = await INFER[name](current, tensors, self.settings)
+                response = infer_response(name, current.version, outputs, tensors)
+        call.batch_size = outputs[0].shape[0] if outputs and outputs[0].shape else 1
+        return response
+
+    @streaming
+    async def ModelStreamInfer(
+        self, requests: AsyncIterator[pb.ModelInferRequest], call: Call
+    ) -> AsyncIterator[pb.ModelStreamInferResponse]:
+        self._check_key(call)
+        async for request in requests:
+            call.model = request.model_name
+            try:
+                async for response in self._stream_one(request, call):
+                    yield pb.ModelStreamInferResponse(infer_response=response)
+            except ServiceError as error:
+                failed = pb.ModelInferResponse(model_name=request.model_name, id=request.id)
+                yield pb.ModelStreamInferResponse(error_message=error.detail, infer_response=failed)
+
+    async def _stream_one(self, request: pb.ModelInferRequest, call: Call) -> AsyncIterator[pb.ModelInferResponse]:
+        name = request.model_name
+        current = serving(self.service, name, request.model_version or None)
+        if name != "poem":
+            tensors = await self._tensors(request)
+            with self.service.hold(name) as held:
+                outputs = await INFER[name](held, tensors, self.settings)
+                yield infer_response(name, held.version, outputs, tensors)
+            return
+        async with self._poem_slot(call, name):
+            tensors = await self._tensors(request)
+            poem = poems.PoemStream(current, poem_tensor_spec(current, tensors, self.settings), streaming=True)
+            request_id = tensors.request_id
+            try:
+                async for event in poem.events():
+                    if isinstance(event, poems.PoemChar):
+                        call.first_char_ms = call.first_char_ms or poem.first_char_ms
+                        yield text_response(name, current.version, event.char, request_id)
+                    elif isinstance(event, poems.PoemDone):
+                        yield text_response(name, current.version, "", request_id, triton_final_response=True,
+                                            poem=event.poem["poem"], seed=event.poem["seed"])  # fmt: skip
+                    else:
+                        raise Unavailable(event.detail)
+            finally:
+                poem.close()  # a client that leaves mid-poem frees its row at the next pass
+
+    # The model repository: the index is open; load and unload follow REST's rules exactly.
+
+    @unary
+    async def RepositoryIndex(self, request: pb.RepositoryIndexRequest, call: Call) -> pb.RepositoryIndexResponse:
+        models = [pb.RepositoryIndexResponse.ModelIndex(**model)
+                  for model in repository_index(self.service, ready_only=request.ready)]  # fmt: skip
+        return pb.RepositoryIndexResponse(models=models)
+
+    def _admin(self, call: Call) -> AbstractAsyncContextManager[None]:
+        check_model_control(self.settings, call.metadata.get(ADMIN_KEY), sent_in=f"the {ADMIN_KEY} metadata")
+        return self.limits.hold("reload", ADMIN_IDENTITY)
+
+    @unary
+    async def RepositoryModelLoad(
+        self, request: pb.RepositoryModelLoadRequest, call: Call
+    ) -> pb.RepositoryModelLoadResponse:
+        async with self._admin(call):
+            call.model = known(request.model_name)
+            await reload(self.service, request.model_name, parameters(request.parameters))
+        return pb.RepositoryModelLoadResponse()
+
+    @unary
+    async def RepositoryModelUnload(
+        self, request: pb.RepositoryModelUnloadRequest, call: Call
+    ) -> pb.RepositoryModelUnloadResponse:
+        async with self._admin(call):
+            call.model = known(request.model_name)
+            await self.service.unload(request.model_name)
+        return pb.RepositoryModelUnloadResponse()
