@@ -44,7 +44,8 @@ ENV PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0
 WORKDIR /srv
 RUN useradd --create-home --uid 10001 --user-group dlserve
-EXPOSE 8000
+# 8000: HTTP (REST, /v2, /docs); 8001: the Open Inference Protocol over gRPC (GRPC_PORT)
+EXPOSE 8000 8001
 # Ready means every model is loaded and warmed; give the first start time to do that.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=4).status != 200)"]

@@ -8,7 +8,7 @@ SERVE := $(VENV)/.stamp-serve
 TRAIN := $(VENV)/.stamp-train
 STAMP := $(VENV)/.stamp-dev
 
-.PHONY: venv serve test test-fast data browser audit wrk train eval lint format bench bench-peers soak fuzz docs-assets screenshots docker-smoke clean
+.PHONY: venv serve test test-fast data browser audit wrk train eval lint format bench bench-peers bench-grpc soak fuzz docs-assets screenshots docker-smoke clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,11 @@ soak: $(STAMP) data wrk
 # Long schema-driven fuzzing (make test runs 25 cases per operation); a failure prints its Hypothesis seed.
 fuzz: $(STAMP)
 	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest tests/fuzz --hypothesis-show-statistics
+
+# Digits through the gRPC door against the REST raw-bytes door, both under h2load (Debian's nghttp2-client).
+bench-grpc: $(STAMP) data
+	@command -v h2load >/dev/null || bash tools/apt_install.sh "The gRPC benchmark" nghttp2-client
+	$(PY) -m bench.grpc_rest
 
 # dlserve beside plain FastAPI, a naive server and LitServe, under wrk.
 bench-peers: $(STAMP) wrk

@@ -131,7 +131,7 @@ def running(peer: Peer, log_dir: Path) -> Iterator[tuple[subprocess.Popen, int, 
     command = [part.replace("{port}", str(port)) for part in peer.command]
     log = (log_dir / f"{peer.name.split()[0]}.log").open("wb")
     started = time.perf_counter()
-    env = os.environ | peer.env | {"PORT": str(port), "GRPC_PORT": str(free_port())}  # dlserve's gRPC too
+    env = os.environ | {"GRPC_PORT": str(free_port())} | peer.env | {"PORT": str(port)}  # dlserve's gRPC too
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)  # fmt: skip
     try:

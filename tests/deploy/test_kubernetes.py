@@ -78,11 +78,14 @@ def test_probes_and_ports_are_the_apps_own():
                         ("livenessProbe", "/health/live")):  # fmt: skip
         assert api[probe]["httpGet"] == {"path": path, "port": "http"}
         assert path in routes
-    (port,) = api["ports"]
+    port, grpc_port = api["ports"]
     assert port == {"name": "http", "containerPort": Settings.model_fields["port"].default}
+    assert grpc_port == {"name": "grpc", "containerPort": Settings.model_fields["grpc_port"].default}
     assert env(resources)["PORT"]["value"] == str(port["containerPort"])
+    assert env(resources)["GRPC_PORT"]["value"] == str(grpc_port["containerPort"])
     assert env(resources)["HOST"]["value"] == "0.0.0.0"  # the app's own default is loopback: probes need more
-    assert resources["Service"]["spec"]["ports"][0]["targetPort"] == "http"
+    service_ports = resources["Service"]["spec"]["ports"]
+    assert [p["targetPort"] for p in service_ports] == ["http", "grpc"] and service_ports[1]["appProtocol"] == "grpc"
     annotations = resources["Deployment"]["spec"]["template"]["metadata"]["annotations"]
     assert (
         annotations["prometheus.io/port"] == str(port["containerPort"]) and annotations["prometheus.io/path"] in routes
