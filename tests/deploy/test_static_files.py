@@ -41,7 +41,8 @@ def test_compose_has_the_api_the_gpu_profile_and_monitoring(compose):
     assert "profiles" not in services["api"]  # plain `docker compose up` starts the CPU API
     assert services["api-gpu"]["profiles"] == ["gpu"]
     assert services["prometheus"]["profiles"] == ["monitoring"]
-    assert services["api"]["ports"] == ["${DLSERVE_PORT:-8000}:8000"]
+    assert services["api"]["ports"] == ["${DLSERVE_PORT:-8000}:8000", "${DLSERVE_GRPC_PORT:-8001}:8001"]  # HTTP, gRPC
+    assert services["api-gpu"]["ports"] == ["8001:8000", "8002:8001"]
 
 
 def test_gpu_service_reserves_an_nvidia_gpu_and_runs_on_cuda(compose):
