@@ -4,6 +4,7 @@
 # Build arguments are taken from the environment, as compose takes them:
 #   BASE_IMAGE, TORCH_INDEX_URL, PIP_INDEX_URL   (deploy/README.md: stand-ins where Docker Hub is out of reach)
 #   SMOKE_PORT (8000)   the host port the API is published on
+#   SMOKE_GRPC_PORT (8001)   the host port its gRPC door is published on
 #   DOCKER_BUILDKIT     unset = the docker CLI's default builder; 0 = the classic builder (Debian 12 has no buildx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ cd "$(dirname "$0")/.."
 PROJECT=dlserve-smoke
 IMAGE=dlserve:cpu
 PORT=${SMOKE_PORT:-8000}
+GRPC_PORT=${SMOKE_GRPC_PORT:-8001}
+export DLSERVE_PORT=$PORT DLSERVE_GRPC_PORT=$GRPC_PORT  # compose publishes these (docker-compose.yml)
 BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim}
 TORCH_INDEX_URL=${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}
 PIP_INDEX_URL=${PIP_INDEX_URL:-https://pypi.org/simple}
@@ -37,15 +40,17 @@ command -v python3 > /dev/null || cannot_run "python3 is needed on the host for 
 docker image inspect "$BASE_IMAGE" > /dev/null 2>&1 || docker pull "$BASE_IMAGE" > /dev/null 2>&1 \
     || cannot_run "base image $BASE_IMAGE is neither here nor pullable (set BASE_IMAGE, e.g. a registry mirror's)"
 # SO_REUSEADDR as a server sets it: connections of a previous run still in TIME_WAIT do not count as taken.
-if ! python3 -c "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('0.0.0.0', $PORT)); s.listen()" 2> /dev/null; then
-    cannot_run "port $PORT is taken on this host (set SMOKE_PORT)"
-fi
+for port in "$PORT" "$GRPC_PORT"; do
+    if ! python3 -c "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', $port)); s.listen()" 2> /dev/null; then
+        cannot_run "port $port is taken on this host (set SMOKE_PORT / SMOKE_GRPC_PORT)"
+    fi
+done
 
 compose+=(--project-name "$PROJECT")
 cleanup() {
     say "removing the smoke deployment"
-    DLSERVE_PORT=$PORT "${compose[@]}" down --remove-orphans --timeout 5 > /dev/null 2>&1 || true
+    "${compose[@]}" down --remove-orphans --timeout 5 > /dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -63,8 +68,8 @@ printf 'built in %d s: %s is %s, its base %s is %s, so the image adds %s (target
     "$(megabytes $((image_bytes - base_bytes)))"
 
 say "docker compose up (${compose[*]})"
-DLSERVE_PORT=$PORT "${compose[@]}" up --detach --no-build api
-container=$(DLSERVE_PORT=$PORT "${compose[@]}" ps --quiet api)
+"${compose[@]}" up --detach --no-build api
+container=$("${compose[@]}" ps --quiet api)
 started=$SECONDS
 while true; do
     health=$(docker inspect --format '{{.State.Health.Status}}' "$container")
@@ -80,8 +85,17 @@ printf 'healthy after %d s (the healthcheck polls every 15 s); user %s\n' $((SEC
     "$(docker exec "$container" id -un)"
 
 say "checks"
+# The gRPC door through its published port, with the image's own client library (the host needs none).
+docker run --rm --network host --entrypoint python "$IMAGE" -c "
+import grpc
+from app.api.grpc_v2 import grpc_predict_v2_pb2 as pb, grpc_predict_v2_pb2_grpc as stubs
+stub = stubs.GRPCInferenceServiceStub(grpc.insecure_channel('127.0.0.1:$GRPC_PORT'))
+ready = stub.ServerReady(pb.ServerReadyRequest(), timeout=30).ready
+print(f'  {\"ok  \" if ready else \"FAIL\"} gRPC ServerReady on port $GRPC_PORT: {ready}')
+raise SystemExit(0 if ready else 1)
+" || { echo "the gRPC door did not answer ready" >&2; exit 1; }
 python3 deploy/smoke_check.py --url "http://127.0.0.1:$PORT" \
-    --stop "DLSERVE_PORT=$PORT ${compose[*]} stop --timeout 60 api"
+    --stop "${compose[*]} stop --timeout 60 api"
 
 exit_code=$(docker inspect --format '{{.State.ExitCode}}' "$container")
 printf 'container exit code after SIGTERM: %s\n' "$exit_code"
