@@ -14,6 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import grpc
@@ -119,29 +120,35 @@ Handler = Callable[[Any, Request, Call], Awaitable[Response]]
 StreamHandler = Callable[[Any, AsyncIterator[Request], Call], AsyncIterator[Response]]
 
 
+@asynccontextmanager
+async def answering(call: Call, metrics: Metrics) -> AsyncIterator[None]:
+    """Around a handler: its ServiceErrors become status codes, anything else INTERNAL (logged); every call counted."""
+    call.context.set_trailing_metadata(call.trailers())
+    try:
+        yield
+    except ServiceError as error:
+        await call.refuse(error)  # raises grpc's AbortError
+    except grpc.aio.AbortError:
+        raise
+    except asyncio.CancelledError:  # the client went away or its deadline passed
+        call.code = Code.CANCELLED
+        raise
+    except Exception as exc:
+        await call.fail(exc)
+    finally:
+        call.finish(metrics)
+
+
 def unary(handler: Handler) -> Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]:
-    """A unary method: its ServiceErrors become status codes, anything else INTERNAL (logged); every call counted."""
+    """A unary method, answered through `answering`."""
     method = handler.__name__
 
     @functools.wraps(handler)
     async def handle(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
         call = Call(method, context)
-        context.set_trailing_metadata(call.trailers())
-        try:
+        async with answering(call, self.metrics):
             return await handler(self, request, call)
-        except ServiceError as error:
-            await call.refuse(error)
-            raise  # not reached: abort raises
-        except grpc.aio.AbortError:
-            raise
-        except asyncio.CancelledError:  # the client went away or its deadline passed
-            call.code = Code.CANCELLED
-            raise
-        except Exception as exc:
-            await call.fail(exc)
-            raise
-        finally:
-            call.finish(self.metrics)
+        raise AssertionError("not reached: a failure above ends the call")  # pragma: no cover
 
     return handle
 
@@ -154,20 +161,8 @@ def streaming(handler: StreamHandler) -> Callable[..., AsyncIterator[Response]]:
     @functools.wraps(handler)
     async def handle(self: Any, requests: AsyncIterator[Request], context: grpc.aio.ServicerContext) -> Any:
         call = Call(method, context)
-        context.set_trailing_metadata(call.trailers())
-        try:
+        async with answering(call, self.metrics):
             async for response in handler(self, requests, call):
                 yield response
-        except ServiceError as error:
-            await call.refuse(error)
-        except grpc.aio.AbortError:
-            raise
-        except asyncio.CancelledError:
-            call.code = Code.CANCELLED
-            raise
-        except Exception as exc:
-            await call.fail(exc)
-        finally:
-            call.finish(self.metrics)
 
     return handle

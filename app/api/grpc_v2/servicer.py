@@ -100,10 +100,14 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         name = call.model = request.model_name
         serving(self.service, name, request.model_version or None)  # NOT_FOUND/UNAVAILABLE before the tensors
         async with self._poem_slot(call, name):
-            tensors = await self._tensors(request)
-            with self.service.hold(name) as current:  # one version from here to the answer
-                outputs = await INFER[name](current, tensors, self.settings)
-                response = infer_response(name, current.version, outputs, tensors)
+            return await self._infer(request, call)
+
+    async def _infer(self, request: pb.ModelInferRequest, call: Call) -> pb.ModelInferResponse:
+        """One request's tensors through the model, on one version from the tensors to the answer."""
+        name, tensors = request.model_name, await self._tensors(request)
+        with self.service.hold(name) as current:
+            outputs = await INFER[name](current, tensors, self.settings)
+            response = infer_response(name, current.version, outputs, tensors)
         call.batch_size = outputs[0].shape[0] if outputs and outputs[0].shape else 1
         return response
 
@@ -125,10 +129,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         name = request.model_name
         current = serving(self.service, name, request.model_version or None)
         if name != "poem":
-            tensors = await self._tensors(request)
-            with self.service.hold(name) as held:
-                outputs = await INFER[name](held, tensors, self.settings)
-                yield infer_response(name, held.version, outputs, tensors)
+            yield await self._infer(request, call)
             return
         async with self._poem_slot(call, name):
             tensors = await self._tensors(request)
