@@ -74,11 +74,16 @@ class Unavailable(ServiceError):
 
 
 def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Pydantic's error list as [{"field": "pixels.3", "message": "..."}]."""
+    """Pydantic's error list as [{"field": "pixels.3", "message": "...", "type": "greater_than_equal"}].
+
+    `type` is pydantic's stable error type: what a program (or the playground, to say it in Chinese) branches
+    on, while `message` is for a person.
+    """
     out = []
     for err in errors:
-        message = "unknown field" if err.get("type") == "extra_forbidden" else err.get("msg", "invalid value")
-        out.append({"field": _field_path(tuple(err.get("loc", ()))), "message": message})
+        kind = str(err.get("type", "value_error"))
+        message = "unknown field" if kind == "extra_forbidden" else err.get("msg", "invalid value")
+        out.append({"field": _field_path(tuple(err.get("loc", ()))), "message": message, "type": kind})
     return out
 
 

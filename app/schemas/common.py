@@ -28,6 +28,10 @@ def one_or_many(model: type) -> Any:
 class FieldError(BaseModel):
     field: str = Field(description="Where in the request, e.g. `pixels.3` or `body`")
     message: str = Field(description="What is wrong with it")
+    type: str = Field(
+        description="Pydantic's error type, stable for programs: `missing`, `greater_than_equal`, `literal_error`, …",
+        examples=["greater_than_equal"],
+    )
 
 
 class ErrorBody(BaseModel):

@@ -107,7 +107,9 @@ def test_invalid_house_is_422_naming_the_field(client, house, message):
 def test_nan_in_raw_json_is_422(client):
     response = post_json_text(client, PATH, '{"GrLivArea": NaN}')
     body = assert_error(response, 422, "invalid_input", "GrLivArea: Input should be a finite number")
-    assert body["errors"] == [{"field": "GrLivArea", "message": "Input should be a finite number"}]
+    assert body["errors"] == [
+        {"field": "GrLivArea", "message": "Input should be a finite number", "type": "finite_number"}
+    ]
 
 
 def test_empty_list_is_422_and_too_many_houses_413(client, tight_client):

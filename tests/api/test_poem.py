@@ -157,7 +157,7 @@ def test_invalid_request_is_422_naming_the_problem(client, request_body, message
 
 def test_invalid_field_is_named_in_errors(client):
     body = assert_error(client.post(PATH, json={"line_num": 3}), 422, "invalid_input")
-    assert body["errors"] == [{"field": "line_num", "message": "Input should be 4 or 8"}]
+    assert body["errors"] == [{"field": "line_num", "message": "Input should be 4 or 8", "type": "literal_error"}]
 
 
 def test_theme_over_max_theme_chars_is_413(tight_client):

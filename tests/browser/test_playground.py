@@ -307,3 +307,126 @@ def test_the_page_fits_a_phone(playground_server, browser):
         assert canvas.size["width"] <= 390
     finally:
         browser.set_window_size(1280, 1600)
+
+
+@pytest.fixture
+def page_zh(page):
+    """The page in 中文 mode, its Chinese error texts loaded; English again afterwards for the other tests."""
+    page.find_element(By.CSS_SELECTOR, tid("language-toggle")).click()
+    wait_for(page, 'html[lang="zh-CN"] body[data-error-texts="ready"]')
+    yield page
+    page.execute_script("localStorage.setItem('dlserve.language', 'en')")
+
+
+def error_shown(driver, panel: str) -> tuple[str, str, str]:
+    """The panel's error line: (its text, the service's English detail under it, the line's hover title)."""
+    line = driver.find_element(By.CSS_SELECTOR, tid(f"{panel}-error"))
+    originals = line.find_elements(By.CSS_SELECTOR, tid(f"{panel}-error-original"))
+    message = line.find_element(By.CSS_SELECTOR, tid(f"{panel}-error-message")).text
+    return message, originals[0].text if originals else "", line.get_attribute("title") or ""
+
+
+def test_in_chinese_a_blank_canvas_says_so_in_chinese(page_zh):
+    page_zh.find_element(By.CSS_SELECTOR, tid("digit-clear")).click()
+    before = answers(page_zh, "digit")
+    page_zh.find_element(By.CSS_SELECTOR, tid("digit-predict")).click()
+    settled(page_zh, "digit", before)
+    message, original, title = error_shown(page_zh, "digit")
+    assert message == "422 — 这张图片无法使用：它是空的、格式不受支持、已损坏，或者图中看不到数字或物品。"
+    assert original == title == "the image contains no visible digit"
+
+
+def test_in_chinese_a_text_file_as_photo_says_so_in_chinese(page_zh, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a photo\n")
+    open_tab(page_zh, "fashion")
+    before = answers(page_zh, "fashion")
+    page_zh.find_element(By.CSS_SELECTOR, tid("fashion-file")).send_keys(str(path))
+    settled(page_zh, "fashion", before)
+    message, original, _ = error_shown(page_zh, "fashion")
+    assert message.startswith("422 — 这张图片无法使用")
+    assert original.startswith("not a recognised image format")
+
+
+def test_in_chinese_a_bad_house_value_names_the_field_in_chinese(page_zh):
+    open_tab(page_zh, "house")
+    area = page_zh.find_element(By.CSS_SELECTOR, tid("house-field-GrLivArea"))
+    area.clear()
+    area.send_keys("-5")
+    before = answers(page_zh, "house")
+    page_zh.find_element(By.CSS_SELECTOR, tid("house-submit")).click()
+    settled(page_zh, "house", before)
+    message, original, _ = error_shown(page_zh, "house")
+    assert message == "422 — 请求的内容模型无法接受。地上居住面积（GrLivArea）：小于允许的最小值。"
+    assert original.startswith("GrLivArea: ") and "greater than or equal to 0" in original
+
+
+def test_in_chinese_an_impossible_poem_and_unknown_characters_are_explained(page_zh):
+    open_tab(page_zh, "poem")
+    page_zh.find_element(By.CSS_SELECTOR, tid("poem-acrostic")).send_keys("春夏秋冬")
+    Select(page_zh.find_element(By.CSS_SELECTOR, tid("poem-form-kind"))).select_by_value("4x5")
+    Select(page_zh.find_element(By.CSS_SELECTOR, tid("poem-tones"))).select_by_value("strict")
+    before = answers(page_zh, "poem")
+    page_zh.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
+    settled(page_zh, "poem", before)
+    message, original, _ = error_shown(page_zh, "poem")
+    assert message == "422 — 请求的内容模型无法接受。"
+    assert original.startswith("no standard strict tone pattern fits the given characters")
+
+    page_zh.find_element(By.CSS_SELECTOR, tid("poem-acrostic")).clear()
+    page_zh.find_element(By.CSS_SELECTOR, tid("poem-start")).send_keys("月x")
+    before = answers(page_zh, "poem")
+    page_zh.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
+    settled(page_zh, "poem", before)
+    message, original, _ = error_shown(page_zh, "poem")
+    assert message == "422 — 请求的内容模型无法接受。模型不认识这些字：x。"
+    assert original.startswith("characters not in the vocabulary: ['x']")
+
+
+def test_in_chinese_a_missing_api_key_says_where_it_goes(playground_server, browser):
+    browser.get("about:blank")
+    browser.get(f"{playground_server.url}/#poem")
+    browser.find_element(By.CSS_SELECTOR, tid("language-toggle")).click()
+    try:
+        wait_for(browser, 'html[lang="zh-CN"] body[data-error-texts="ready"]')
+        before = answers(browser, "poem")
+        browser.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
+        settled(browser, "poem", before)
+        message, original, _ = error_shown(browser, "poem")
+        assert message == "401 — 缺少 API 密钥或密钥不正确：请在页面顶部的“API 密钥”里填写（请求头 X-API-Key）。"
+        assert original == "missing or wrong API key (send it in the X-API-Key header)"
+    finally:
+        browser.execute_script("localStorage.setItem('dlserve.language', 'en')")
+
+
+def test_an_error_shown_is_said_again_in_the_other_language(page):
+    page.find_element(By.CSS_SELECTOR, tid("digit-clear")).click()
+    before = answers(page, "digit")
+    page.find_element(By.CSS_SELECTOR, tid("digit-predict")).click()
+    settled(page, "digit", before)
+    assert error_shown(page, "digit") == ("422 — the image contains no visible digit", "", "")
+    page.find_element(By.CSS_SELECTOR, tid("language-toggle")).click()
+    try:
+        wait_for(page, 'html[lang="zh-CN"]')
+        assert error_shown(page, "digit")[0].startswith("422 — 这张图片无法使用")
+    finally:
+        page.find_element(By.CSS_SELECTOR, tid("language-toggle")).click()
+    assert error_shown(page, "digit") == ("422 — the image contains no visible digit", "", "")
+
+
+DESCRIBE = """
+const done = arguments[arguments.length - 1];
+import("./static/playground/errors.js").then((m) => done(m.describe(arguments[0])), (e) => done(String(e)));
+"""
+
+
+def test_in_chinese_an_unknown_code_shows_the_services_english_and_a_wait_is_counted(page_zh):
+    error = {"status": 418, "detail": "a code from a newer server", "code": "brand_new", "errors": [],
+             "unknownCharacters": [], "retryAfter": None}  # fmt: skip
+    assert page_zh.execute_async_script(DESCRIBE, error) == {"text": f"418 — {error['detail']}", "original": None}
+    busy = {**error, "status": 429, "detail": "this client already has 1 poems in progress",
+            "code": "too_many_requests", "retryAfter": "2"}  # fmt: skip
+    assert page_zh.execute_async_script(DESCRIBE, busy) == {
+        "text": "429 — 你已有太多同类请求正在处理，请等其中一个完成后再试。（2 秒后可重试）",
+        "original": "this client already has 1 poems in progress",
+    }

@@ -1,12 +1,18 @@
 // Every call to the service goes through here: the optional API key, and any answer that is not a
-// success turned into an ApiError whose message is the service's own `detail`, shown in the panel.
+// success turned into an ApiError carrying what the service said (errors.js decides how it is shown).
 // URLs are relative, so the page also works when the service is mounted under a path prefix.
-import { t } from "./i18n.js";
+import { showError } from "./errors.js";
 
 export class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
+  /** status 0: no answer came back; null: an error event inside a stream (no status of its own). */
+  constructor(status, detail, body = {}, retryAfter = null) {
+    super(status ? `${status} — ${detail}` : detail);
     this.status = status;
+    this.detail = detail;
+    this.code = typeof body.code === "string" ? body.code : null;
+    this.errors = Array.isArray(body.errors) ? body.errors : [];
+    this.unknownCharacters = Array.isArray(body.unknown_characters) ? body.unknown_characters : [];
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -16,17 +22,15 @@ function headers(extra = {}) {
 }
 
 async function errorFrom(response) {
-  let message = response.statusText || "error";
+  let body = {};
   try {
-    const body = await response.json();
-    message = body.detail ?? message;
-    if (Array.isArray(body.errors) && body.errors.length) {
-      message += ": " + body.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
-    }
+    body = await response.json();
   } catch {
     // not JSON (a proxy's page): the status text is all there is
   }
-  return new ApiError(response.status, `${response.status} — ${message}`);
+  // The detail already names the fields of a validation error; `errors` lists them for errors.js.
+  const detail = typeof body.detail === "string" ? body.detail : response.statusText || "error";
+  return new ApiError(response.status, detail, body, response.headers.get("Retry-After"));
 }
 
 /** fetch() with the API key; resolves to the Response when it is a 2xx, else throws ApiError. */
@@ -35,7 +39,7 @@ export async function call(path, options = {}) {
   try {
     response = await fetch(path, { ...options, headers: headers(options.headers) });
   } catch {
-    throw new ApiError(0, t("networkError"));
+    throw new ApiError(0, "the service could not be reached");
   }
   if (!response.ok) {
     throw await errorFrom(response);
@@ -105,12 +109,6 @@ export class LatestRequest {
     showError(this.errorLine, null);
     answered(this.panel);
   }
-}
-
-/** Show `error` (an ApiError or any Error) in a panel's alert line; null hides it. */
-export function showError(element, error) {
-  element.hidden = error === null;
-  element.textContent = error === null ? "" : error.message;
 }
 
 /**

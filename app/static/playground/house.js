@@ -1,6 +1,7 @@
 // The house panel: a form built from house_fields.json (the most influential fields first, prefilled
 // with typical values from train.csv, then every other Kaggle column), and the predicted price.
-import { LatestRequest, call, postJson, setBusy, showError } from "./api.js";
+import { LatestRequest, call, postJson, setBusy } from "./api.js";
+import { nameFields, showError } from "./errors.js";
 import { currentLanguage, t } from "./i18n.js";
 
 const form = document.getElementById("house-form");
@@ -108,6 +109,7 @@ export async function setUpHouse() {
     panel.dataset.busy = "false";
     return;
   }
+  nameFields(Object.fromEntries([...spec.main, ...spec.other].filter((f) => f.label_zh).map((f) => [f.name, f.label_zh])));
   mainFields.replaceChildren(...spec.main.map((field) => fieldRow(field, true)));
   otherFields.replaceChildren(...spec.other.map((field) => fieldRow(field, false)));
   relabel();

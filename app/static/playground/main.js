@@ -1,5 +1,6 @@
 // The playground's entry point: language, tabs (also reachable as #digit, #fashion, #house, #poem), panels.
 import { setUpDigit } from "./digit.js";
+import { setUpErrorTexts } from "./errors.js";
 import { setUpFashion } from "./fashion.js";
 import { setUpHouse } from "./house.js";
 import { setUpLanguage } from "./i18n.js";
@@ -36,6 +37,7 @@ function setUpTabs() {
 }
 
 setUpLanguage();
+setUpErrorTexts();
 setUpTabs();
 setUpDigit();
 setUpFashion();

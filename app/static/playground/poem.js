@@ -1,5 +1,6 @@
 // The poem panel: the request built from the form, the poem streamed over /generate/poem/stream.
-import { answered, call, readEvents, setBusy, showError } from "./api.js";
+import { ApiError, answered, call, readEvents, setBusy } from "./api.js";
+import { showError } from "./errors.js";
 import { t } from "./i18n.js";
 
 const form = document.getElementById("poem-form");
@@ -66,7 +67,7 @@ async function write(event) {
         output.textContent = data.poem;
         renderMeta();
       } else if (name === "error") {
-        showError(errorLine, new Error(data.detail));
+        showError(errorLine, new ApiError(null, data.detail, data));
       }
     });
   } catch (error) {
