@@ -1,4 +1,5 @@
-"""The documentation holds together: every relative link and anchor resolves, and the README stays short."""
+"""The documentation holds together: every relative link and anchor resolves, the READMEs stay short, and the
+Chinese pages (README.zh-CN.md, docs/zh/) say the same commands and reach the same pages as the English ones."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = sorted([ROOT / "README.md", ROOT / "SECURITY.md", ROOT / "deploy" / "README.md", *(ROOT / "docs").glob("*.md")])
+README, README_ZH = ROOT / "README.md", ROOT / "README.zh-CN.md"
+PAGES = sorted([README, README_ZH, ROOT / "SECURITY.md", ROOT / "deploy" / "README.md",
+                *(ROOT / "docs").glob("*.md"), *(ROOT / "docs" / "zh").glob("*.md")])  # fmt: skip
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+SHELL_FENCE = re.compile(r"^```(?:bash|sh|shell)\n(.*?)^```", re.M | re.S)
 
 
 def slug(heading: str) -> str:
@@ -65,10 +69,52 @@ def test_slugs_follow_githubs_rule():
     assert slug("诗与韵 Poems") == "诗与韵-poems"
 
 
-def test_the_readme_is_for_a_newcomer():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert len(readme.splitlines()) <= 250
-    assert "make serve" in readme and "make test" in readme
-    every_page = {p.name for p in (ROOT / "docs").glob("*.md")}
-    linked = {Path(t.partition("#")[0]).name for t in links(ROOT / "README.md") if t.startswith("docs/")}
-    assert every_page <= linked, f"pages the README does not link: {sorted(every_page - linked)}"
+def linked_pages(page: Path) -> set[Path]:
+    return {(page.parent / t.partition("#")[0]).resolve() for t in links(page) if not re.match(r"^[a-z]+:|#", t)}
+
+
+def commands(page: Path) -> set[str]:
+    """The shell commands of a page's bash blocks: comments dropped, continued lines joined, spaces squeezed."""
+    found = set()
+    for block in SHELL_FENCE.findall(page.read_text(encoding="utf-8")):
+        for command in block.replace("\\\n", " ").splitlines():
+            command = " ".join(re.sub(r"(^|\s)#.*$", "", command).split())
+            if command:
+                found.add(command)
+    return found
+
+
+@pytest.mark.parametrize("readme", [README, README_ZH], ids=lambda p: p.name)
+def test_the_readme_is_for_a_newcomer(readme):
+    text = readme.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 250
+    assert {"make serve", "make test"} <= commands(readme)
+
+
+def test_the_english_readme_links_every_page():
+    every_page = {p.resolve() for p in (ROOT / "docs").glob("*.md")} | {README_ZH.resolve()}
+    missing = every_page - linked_pages(README)
+    assert not missing, f"pages the README does not link: {sorted(p.name for p in missing)}"
+
+
+def test_the_chinese_readme_links_back_and_every_chinese_page():
+    every_page = {p.resolve() for p in (ROOT / "docs" / "zh").glob("*.md")} | {README.resolve()}
+    missing = every_page - linked_pages(README_ZH)
+    assert not missing, f"pages README.zh-CN.md does not link: {sorted(p.name for p in missing)}"
+
+
+def test_both_readmes_give_the_same_commands():
+    assert commands(README_ZH) == commands(README)
+
+
+def test_the_command_check_sees_a_changed_command(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```bash\nmake serve   # starts it\ncurl -H 'A: b' \\\n     http://x/y\n```\n", encoding="utf-8")
+    assert commands(page) == {"make serve", "curl -H 'A: b' http://x/y"}
+
+
+def test_the_chinese_index_names_every_page_in_each_language():
+    index = ROOT / "docs" / "zh" / "index.md"
+    every_page = {p.resolve() for p in [*(ROOT / "docs").glob("*.md"), *(ROOT / "docs" / "zh").glob("*.md")]}
+    missing = every_page - linked_pages(index) - {index.resolve()}
+    assert not missing, f"pages docs/zh/index.md does not list: {sorted(str(p.relative_to(ROOT)) for p in missing)}"
