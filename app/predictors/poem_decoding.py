@@ -177,7 +177,8 @@ class PoemDecoder:
         fitting = [form for form in forms if reasons[form.name] is None]
         if not fitting:
             detail = "; ".join(f"{name}: {reason}" for name, reason in reasons.items())
-            hint = " (tones='loose' frees the 1st, 3rd and 5th characters)" if spec.tones == "strict" else ""
+            free = "1st, 3rd and 5th" if spec.line_length == 7 else "1st and 3rd"  # never the last (rhymes.py)
+            hint = f" (tones='loose' frees the {free} characters of a line)" if spec.tones == "strict" else ""
             raise RhymeInputError(f"no standard {spec.tones} tone pattern fits the given characters{hint}: {detail}")
         return fitting
 

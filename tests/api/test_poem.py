@@ -121,8 +121,8 @@ def test_unknown_characters_are_422_and_listed_exactly(client):
         ({"tones": "exact"}, "tones: Input should be 'none', 'loose' or 'strict'"),
         (
             {"acrostic": "春夏秋冬", "line_length": 5, "tones": "strict"},
-            "no standard strict tone pattern fits the given characters (tones='loose' frees the 1st, 3rd and 5th "
-            "characters): 仄起首句不入韵: line 1, character 1 must be oblique (仄) but '春' is level (平)",
+            "no standard strict tone pattern fits the given characters (tones='loose' frees the 1st and 3rd "
+            "characters of a line): 仄起首句不入韵: line 1, character 1 must be oblique (仄) but '春' is level (平)",
         ),
         ({"start": "春眠不觉晓处", "line_length": 5}, "start has 6 characters but a line has only 5"),
         ({"start": "一二三四五六七八"}, "start: String should have at most 7 characters"),

@@ -42,7 +42,17 @@ def test_compose_has_the_api_the_gpu_profile_and_monitoring(compose):
     assert services["api-gpu"]["profiles"] == ["gpu"]
     assert services["prometheus"]["profiles"] == ["monitoring"]
     assert services["api"]["ports"] == ["${DLSERVE_PORT:-8000}:8000", "${DLSERVE_GRPC_PORT:-8001}:8001"]  # HTTP, gRPC
-    assert services["api-gpu"]["ports"] == ["8001:8000", "8002:8001"]
+    assert services["api-gpu"]["ports"] == ["${DLSERVE_GPU_PORT:-8002}:8000", "${DLSERVE_GPU_GRPC_PORT:-8003}:8001"]
+
+
+def test_no_two_services_claim_one_host_port(compose):
+    # `docker compose --profile gpu --profile monitoring up` starts every service at once.
+    def host_port(mapping: str) -> str:
+        host = mapping.rsplit(":", 1)[0]
+        return host.split(":-", 1)[1].rstrip("}") if host.startswith("${") else host
+
+    claimed = [host_port(m) for service in compose["services"].values() for m in service.get("ports", [])]
+    assert len(claimed) == len(set(claimed)), claimed
 
 
 def test_gpu_service_reserves_an_nvidia_gpu_and_runs_on_cuda(compose):
