@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-ID"])  # fmt: skip
-    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, shapes=shapes)
     if settings.trusted_proxies:
         # Outermost: every layer, the per-client limits included, sees the proxy's client as the peer.
         # Only from these addresses: anyone else could name any client in X-Forwarded-For.

@@ -8,19 +8,28 @@ children, and a log record only when the level lets it through.
 
 A client that goes away before its request is read whole is normal traffic, not a server error:
 the app answers it with status 499 (nginx's "client closed request"), which is what the metrics
-and the single log line record.
+and the single log line record. A request the server gives up on — uvicorn cancels what is still
+running GRACEFUL_TIMEOUT_S after a SIGTERM — is answered 503 `shutting_down` with Retry-After here,
+in the service's shape, instead of uvicorn's bare text 500: the client did nothing wrong, and the
+same request sent again (to another replica, or after the restart) can work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.errors import Unavailable
 from app.core.logging_setup import log_access
 from app.core.metrics import Metrics
+
+if TYPE_CHECKING:  # app/api/errors.py imports this module
+    from app.api.errors import ErrorShapes
 
 # A client's own id is echoed only if it is short and plain, so it cannot forge log lines.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -42,9 +51,17 @@ def request_id_of(scope: Scope) -> str:
     return safe_request_id(None)
 
 
+def shutting_down() -> Unavailable:
+    return Unavailable(
+        "the service is shutting down and this request did not finish within GRACEFUL_TIMEOUT_S; send it again",
+        code="shutting_down",
+        retry_after_s=1,
+    )
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
+    def __init__(self, app: ASGIApp, metrics: Metrics, shapes: ErrorShapes) -> None:
+        self.app, self.metrics, self.shapes = app, metrics, shapes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,16 +72,24 @@ class RequestContextMiddleware:
         id_header = (b"x-request-id", request_id.encode())
         started = time.perf_counter()
         status = 500  # if the app dies before answering, that is what the client gets
+        began = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, began
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, began = message["status"], True
                 message["headers"] = [*message.get("headers", ()), id_header, *SAFE_HEADERS]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            if began:  # the answer is under way (a stream): all that is left is to end it
+                raise
+            # Answered, not re-raised: the task ends here either way, and its end is this answer, not a traceback.
+            answer = self.shapes.answer(scope, shutting_down())
+            answer.headers["connection"] = "close"
+            await answer(scope, receive, send_with_id)
         finally:
             duration = time.perf_counter() - started
             route = scope.get("route")

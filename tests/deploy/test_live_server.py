@@ -167,6 +167,45 @@ def test_sigterm_during_a_burst_answers_every_request_and_exits_0(tmp_path):
         live.close()
 
 
+def test_requests_still_running_past_the_grace_period_get_a_503_that_says_to_send_them_again(tmp_path):
+    # No grace at all, and the batcher holding requests for 1 s: SIGTERM finds them waiting, and uvicorn
+    # cancels them at once. Each is answered 503 shutting_down (uvicorn's own answer would be a text 500).
+    live = LiveServer(tmp_path / "server.log", MAX_WAIT_MS="1000", MAX_BATCH_SIZE="256", GRACEFUL_TIMEOUT_S="0")
+    burst = 8
+    try:
+        live.wait_ready()
+        with ThreadPoolExecutor(max_workers=burst + 1) as pool:
+            futures = [
+                pool.submit(httpx.post, f"{live.url}/predict/digit", json=DIGIT, timeout=60) for _ in range(burst)
+            ]
+            futures.append(pool.submit(httpx.post, f"{live.url}/v2/models/digit/infer", timeout=60,
+                                       json={"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "UINT8",
+                                                         "data": DIGIT["pixels"]}]}))  # fmt: skip
+            for _ in range(500):  # until they all wait in the batcher (a lone first one may be answered at once)
+                queued = metric(httpx.get(f"{live.url}/metrics").text, "dlserve_queue_depth", model="digit")
+                if queued >= 2 and queued + sum(f.done() for f in futures) == burst + 1:
+                    break
+                time.sleep(0.02)
+            exit_code = live.terminate()
+            answers = [f.result() for f in futures]
+        cut_off = [a for a in answers if a.status_code != 200]
+        assert len(cut_off) >= 2 and {a.status_code for a in cut_off} == {503}
+        for answer in cut_off:
+            assert answer.headers["retry-after"] == "1" and answer.headers["connection"] == "close"
+            assert answer.headers["x-request-id"]
+            if answer.request.url.path.startswith("/v2"):
+                assert (
+                    answer.json() == {"error": answer.json()["error"]}
+                    and "GRACEFUL_TIMEOUT_S" in answer.json()["error"]
+                )
+            else:
+                assert answer.json()["code"] == "shutting_down" and "GRACEFUL_TIMEOUT_S" in answer.json()["detail"]
+        assert exit_code == 0
+        assert "Traceback" not in live.log()
+    finally:
+        live.close()
+
+
 def abandon(server, head: bytes, part_of_body: bytes) -> None:
     """Send the head and part of the body of a request, then go away."""
     with socket.create_connection(("127.0.0.1", server.port)) as conn:
