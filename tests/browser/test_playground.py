@@ -164,11 +164,15 @@ def test_the_keyboard_draws_and_predicts(page):
     assert text_of(page, "digit-label") == "–"
 
 
+def predict_a_blank_canvas(driver) -> None:
+    driver.find_element(By.CSS_SELECTOR, tid("digit-clear")).click()
+    before = answers(driver, "digit")
+    driver.find_element(By.CSS_SELECTOR, tid("digit-predict")).click()
+    settled(driver, "digit", before)
+
+
 def test_a_blank_canvas_shows_the_services_message(page):
-    page.find_element(By.CSS_SELECTOR, tid("digit-clear")).click()
-    before = answers(page, "digit")
-    page.find_element(By.CSS_SELECTOR, tid("digit-predict")).click()
-    settled(page, "digit", before)
+    predict_a_blank_canvas(page)
     assert text_of(page, "digit-error") == "422 — the image contains no visible digit"
     assert text_of(page, "digit-label") == "–"
 
@@ -190,13 +194,17 @@ def test_an_uploaded_photo_is_classified(page, playground_server, tmp_path):
     assert len(top) == 3 and top[0].text.startswith(expected["class_name"])
 
 
-def test_a_text_file_as_photo_shows_the_services_message(page, tmp_path):
+def upload_a_text_file_as_photo(driver, tmp_path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("not a photo\n")
-    open_tab(page, "fashion")
-    before = answers(page, "fashion")
-    page.find_element(By.CSS_SELECTOR, tid("fashion-file")).send_keys(str(path))
-    settled(page, "fashion", before)
+    open_tab(driver, "fashion")
+    before = answers(driver, "fashion")
+    driver.find_element(By.CSS_SELECTOR, tid("fashion-file")).send_keys(str(path))
+    settled(driver, "fashion", before)
+
+
+def test_a_text_file_as_photo_shows_the_services_message(page, tmp_path):
+    upload_a_text_file_as_photo(page, tmp_path)
     assert text_of(page, "fashion-error").startswith("422 — not a recognised image format")
 
 
@@ -228,14 +236,18 @@ def test_the_house_form_prices_what_it_shows(page, playground_server):
     assert shown.text == f"${expected:,.0f}"
 
 
-def test_a_bad_house_value_shows_the_services_message(page):
-    open_tab(page, "house")
-    area = page.find_element(By.CSS_SELECTOR, tid("house-field-GrLivArea"))
+def submit_a_negative_living_area(driver) -> None:
+    open_tab(driver, "house")
+    area = driver.find_element(By.CSS_SELECTOR, tid("house-field-GrLivArea"))
     area.clear()
     area.send_keys("-5")
-    before = answers(page, "house")
-    page.find_element(By.CSS_SELECTOR, tid("house-submit")).click()
-    settled(page, "house", before)
+    before = answers(driver, "house")
+    driver.find_element(By.CSS_SELECTOR, tid("house-submit")).click()
+    settled(driver, "house", before)
+
+
+def test_a_bad_house_value_shows_the_services_message(page):
+    submit_a_negative_living_area(page)
     assert "GrLivArea" in text_of(page, "house-error") and text_of(page, "house-error").startswith("422 — ")
 
 
@@ -263,14 +275,22 @@ def test_a_poem_streams_in(page):
     assert "seed 7" in text_of(page, "poem-meta")
 
 
+def submit_a_poem(driver) -> None:
+    before = answers(driver, "poem")
+    driver.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
+    settled(driver, "poem", before)
+
+
+def ask_for_an_impossible_poem(driver) -> None:
+    open_tab(driver, "poem")
+    driver.find_element(By.CSS_SELECTOR, tid("poem-acrostic")).send_keys("春夏秋冬")
+    Select(driver.find_element(By.CSS_SELECTOR, tid("poem-form-kind"))).select_by_value("4x5")
+    Select(driver.find_element(By.CSS_SELECTOR, tid("poem-tones"))).select_by_value("strict")
+    submit_a_poem(driver)
+
+
 def test_an_impossible_poem_shows_why(page):
-    open_tab(page, "poem")
-    page.find_element(By.CSS_SELECTOR, tid("poem-acrostic")).send_keys("春夏秋冬")
-    Select(page.find_element(By.CSS_SELECTOR, tid("poem-form-kind"))).select_by_value("4x5")
-    Select(page.find_element(By.CSS_SELECTOR, tid("poem-tones"))).select_by_value("strict")
-    before = answers(page, "poem")
-    page.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
-    settled(page, "poem", before)
+    ask_for_an_impossible_poem(page)
     assert text_of(page, "poem-error").startswith("422 — no standard strict tone pattern fits the given characters")
 
 
@@ -278,9 +298,7 @@ def test_a_missing_api_key_is_shown(playground_server, browser):
     browser.get("about:blank")
     browser.get(f"{playground_server.url}/#poem")
     wait_for(browser, f'{tid("house-panel")}[data-busy="false"]')
-    before = answers(browser, "poem")
-    browser.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
-    settled(browser, "poem", before)
+    submit_a_poem(browser)
     assert text_of(browser, "poem-error") == "401 — missing or wrong API key (send it in the X-API-Key header)"
 
 
@@ -327,57 +345,35 @@ def error_shown(driver, panel: str) -> tuple[str, str, str]:
 
 
 def test_in_chinese_a_blank_canvas_says_so_in_chinese(page_zh):
-    page_zh.find_element(By.CSS_SELECTOR, tid("digit-clear")).click()
-    before = answers(page_zh, "digit")
-    page_zh.find_element(By.CSS_SELECTOR, tid("digit-predict")).click()
-    settled(page_zh, "digit", before)
+    predict_a_blank_canvas(page_zh)
     message, original, title = error_shown(page_zh, "digit")
     assert message == "422 — 这张图片无法使用：它是空的、格式不受支持、已损坏，或者图中看不到数字或物品。"
     assert original == title == "the image contains no visible digit"
 
 
 def test_in_chinese_a_text_file_as_photo_says_so_in_chinese(page_zh, tmp_path):
-    path = tmp_path / "notes.txt"
-    path.write_text("not a photo\n")
-    open_tab(page_zh, "fashion")
-    before = answers(page_zh, "fashion")
-    page_zh.find_element(By.CSS_SELECTOR, tid("fashion-file")).send_keys(str(path))
-    settled(page_zh, "fashion", before)
+    upload_a_text_file_as_photo(page_zh, tmp_path)
     message, original, _ = error_shown(page_zh, "fashion")
     assert message.startswith("422 — 这张图片无法使用")
     assert original.startswith("not a recognised image format")
 
 
 def test_in_chinese_a_bad_house_value_names_the_field_in_chinese(page_zh):
-    open_tab(page_zh, "house")
-    area = page_zh.find_element(By.CSS_SELECTOR, tid("house-field-GrLivArea"))
-    area.clear()
-    area.send_keys("-5")
-    before = answers(page_zh, "house")
-    page_zh.find_element(By.CSS_SELECTOR, tid("house-submit")).click()
-    settled(page_zh, "house", before)
+    submit_a_negative_living_area(page_zh)
     message, original, _ = error_shown(page_zh, "house")
     assert message == "422 — 请求的内容模型无法接受。地上居住面积（GrLivArea）：小于允许的最小值。"
     assert original.startswith("GrLivArea: ") and "greater than or equal to 0" in original
 
 
 def test_in_chinese_an_impossible_poem_and_unknown_characters_are_explained(page_zh):
-    open_tab(page_zh, "poem")
-    page_zh.find_element(By.CSS_SELECTOR, tid("poem-acrostic")).send_keys("春夏秋冬")
-    Select(page_zh.find_element(By.CSS_SELECTOR, tid("poem-form-kind"))).select_by_value("4x5")
-    Select(page_zh.find_element(By.CSS_SELECTOR, tid("poem-tones"))).select_by_value("strict")
-    before = answers(page_zh, "poem")
-    page_zh.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
-    settled(page_zh, "poem", before)
+    ask_for_an_impossible_poem(page_zh)
     message, original, _ = error_shown(page_zh, "poem")
     assert message == "422 — 请求的内容模型无法接受。"
     assert original.startswith("no standard strict tone pattern fits the given characters")
 
     page_zh.find_element(By.CSS_SELECTOR, tid("poem-acrostic")).clear()
     page_zh.find_element(By.CSS_SELECTOR, tid("poem-start")).send_keys("月x")
-    before = answers(page_zh, "poem")
-    page_zh.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
-    settled(page_zh, "poem", before)
+    submit_a_poem(page_zh)
     message, original, _ = error_shown(page_zh, "poem")
     assert message == "422 — 请求的内容模型无法接受。模型不认识这些字：x。"
     assert original.startswith("characters not in the vocabulary: ['x']")
@@ -389,9 +385,7 @@ def test_in_chinese_a_missing_api_key_says_where_it_goes(playground_server, brow
     browser.find_element(By.CSS_SELECTOR, tid("language-toggle")).click()
     try:
         wait_for(browser, 'html[lang="zh-CN"] body[data-error-texts="ready"]')
-        before = answers(browser, "poem")
-        browser.find_element(By.CSS_SELECTOR, tid("poem-submit")).click()
-        settled(browser, "poem", before)
+        submit_a_poem(browser)
         message, original, _ = error_shown(browser, "poem")
         assert message == "401 — 缺少 API 密钥或密钥不正确：请在页面顶部的“API 密钥”里填写（请求头 X-API-Key）。"
         assert original == "missing or wrong API key (send it in the X-API-Key header)"
@@ -400,10 +394,7 @@ def test_in_chinese_a_missing_api_key_says_where_it_goes(playground_server, brow
 
 
 def test_an_error_shown_is_said_again_in_the_other_language(page):
-    page.find_element(By.CSS_SELECTOR, tid("digit-clear")).click()
-    before = answers(page, "digit")
-    page.find_element(By.CSS_SELECTOR, tid("digit-predict")).click()
-    settled(page, "digit", before)
+    predict_a_blank_canvas(page)
     assert error_shown(page, "digit") == ("422 — the image contains no visible digit", "", "")
     page.find_element(By.CSS_SELECTOR, tid("language-toggle")).click()
     try:
