@@ -73,11 +73,16 @@ def linked_pages(page: Path) -> set[Path]:
     return {(page.parent / t.partition("#")[0]).resolve() for t in links(page) if not re.match(r"^[a-z]+:|#", t)}
 
 
+def shell_blocks(text: str) -> list[list[str]]:
+    """The lines of each bash block of a page, a line continued with a backslash joined to the next."""
+    return [block.replace("\\\n", " ").splitlines() for block in SHELL_FENCE.findall(text)]
+
+
 def commands(page: Path) -> set[str]:
     """The shell commands of a page's bash blocks: comments dropped, continued lines joined, spaces squeezed."""
     found = set()
-    for block in SHELL_FENCE.findall(page.read_text(encoding="utf-8")):
-        for command in block.replace("\\\n", " ").splitlines():
+    for lines in shell_blocks(page.read_text(encoding="utf-8")):
+        for command in lines:
             command = " ".join(re.sub(r"(^|\s)#.*$", "", command).split())
             if command:
                 found.add(command)

@@ -13,7 +13,7 @@ import shlex
 import pytest
 
 from tests.api.conftest import ROOT
-from tests.test_docs import SHELL_FENCE
+from tests.test_docs import shell_blocks
 
 PAGES = [ROOT / "README.md", ROOT / "README.zh-CN.md", ROOT / "docs" / "api.md"]
 DETERMINISTIC = ("/predict/house-price", "/generate/poem")
@@ -22,8 +22,7 @@ DETERMINISTIC = ("/predict/house-price", "/generate/poem")
 def documented_calls(text: str) -> list[tuple[str, dict, str]]:
     """(path, JSON body, the comment lines printed under it) for each curl with a JSON body in the bash blocks."""
     calls = []
-    for block in SHELL_FENCE.findall(text):
-        lines = block.replace("\\\n", " ").splitlines()
+    for lines in shell_blocks(text):
         for number, line in enumerate(lines):
             if not line.startswith("curl ") or " -d " not in line:
                 continue
