@@ -10,20 +10,23 @@ their true labels), and the house the OpenAPI document shows (the first row of K
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import runpy
+import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = runpy.run_path(str(ROOT / "app" / "schemas" / "image_examples.py"))
-BURST = 24  # poems in flight when the container is told to stop
+BURST = 24  # poems streaming when the container is told to stop
+HELD = 8  # poem requests whose body is held back until the stop has begun
 MIN_PRICE, MAX_PRICE = 30_000, 800_000  # Kaggle's training prices span 34,900–755,000
 
 
@@ -109,29 +112,147 @@ class Smoke:
         )
 
     def stop_under_load(self, stop_command: str) -> None:
-        """Poems in flight when SIGTERM arrives must all be answered; the container must then exit by itself."""
-        results: list[int | str] = [0] * BURST
+        """Requests in flight at SIGTERM are answered whole, nothing new is accepted, the process exits by itself.
 
-        def one(index: int) -> None:
-            try:
-                results[index] = self.post_json("/generate/poem", {"line_num": 8, "line_length": 7, "seed": index})[0]
-            except (OSError, urllib.error.URLError) as error:
-                results[index] = f"{type(error).__name__}: {error}"
-
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(BURST)]
-        for thread in threads:
-            thread.start()
-        time.sleep(0.5)  # every request sent and queued behind the first poems
-        in_flight = BURST - sum(result != 0 for result in results)
+        "In flight" is made certain, not guessed with a sleep: HELD requests send their head with
+        `Expect: 100-continue` and hold back their body. The server's `100 Continue` says it has taken the
+        request and is reading it; it cannot answer before the body arrives, which is sent only once the
+        service refuses new connections (SIGTERM has landed). Beside them, BURST poems are streamed, each
+        read up to its first event (taken and being written), so every one is answered or still running.
+        """
+        host, port = urllib.parse.urlsplit(self.url).hostname, urllib.parse.urlsplit(self.url).port or 80
+        streams = [PoemCall(host, port, "/generate/poem/stream", seed) for seed in range(BURST)]
+        held = [PoemCall(host, port, path, BURST + i, hold_body=True)
+                for i, path in enumerate(["/generate/poem", "/generate/poem/stream"] * (HELD // 2))]  # fmt: skip
+        try:
+            for call in streams:
+                call.start()
+            for call in streams:
+                call.read_until(b"event: ")
+            for call in held:
+                call.start()
+            for call in held:
+                call.read_until(b"HTTP/1.1 100 Continue\r\n\r\n")
+        except OSError as error:
+            self.check("stop during a burst", False, f"could not put requests in flight: {error!r}")
+            return
         started = time.perf_counter()
-        stop = subprocess.run(stop_command, shell=True, capture_output=True, text=True)
-        for thread in threads:
-            thread.join(timeout=120)
-        answered = sum(result == 200 for result in results)
-        self.check("stop during a burst", stop.returncode == 0 and answered == BURST and in_flight > 0,
-                   f"{in_flight} of {BURST} requests in flight at SIGTERM; {answered}/{BURST} answered 200; "
-                   f"stop took {time.perf_counter() - started:.1f} s"
-                   + ("" if answered == BURST else f"; others: {[r for r in results if r != 200][:3]}"))  # fmt: skip
+        stop = subprocess.Popen(stop_command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        refused_after = self.wait_until_refused(timeout=60)
+        for call in held:
+            call.send_body()
+        answers = [call.answer() for call in streams + held]
+        stop_output = stop.communicate(timeout=120)[0].decode(errors="replace").strip()
+        whole = [answer for answer in answers if answer.whole]
+        others = [answer.summary for answer in answers if not answer.whole]
+        self.check(
+            "stop during a burst",
+            stop.returncode == 0 and refused_after is not None and len(whole) == len(answers),
+            f"{HELD} held + {BURST} streaming requests in flight at SIGTERM; "
+            + (
+                "new connections still accepted after 60 s; "
+                if refused_after is None
+                else f"new connections refused {refused_after:.1f} s later; "
+            )
+            + f"{len(whole)}/{len(answers)} answered whole; stop took {time.perf_counter() - started:.1f} s"
+            + (f"; others: {others[:3]}" if others else "")
+            + ("" if stop.returncode == 0 else f"; the stop command exited {stop.returncode}: {stop_output[-300:]}"),
+        )
+
+    def wait_until_refused(self, timeout: float) -> float | None:
+        """Seconds until the service no longer answers a new request (None: it still did after `timeout`)."""
+        started = time.perf_counter()
+        while time.perf_counter() - started < timeout:
+            try:
+                status, _ = self.call("GET", "/health/live", timeout=2)
+            except (OSError, urllib.error.URLError, http.client.HTTPException):
+                return time.perf_counter() - started
+            if status != 200:
+                return time.perf_counter() - started
+            time.sleep(0.02)
+        return None
+
+
+class PoemCall:
+    """One eight-line poem request over a raw socket, so the check controls when its body is sent."""
+
+    def __init__(self, host: str, port: int, path: str, seed: int, hold_body: bool = False) -> None:
+        self.host, self.port, self.path, self.hold_body = host, port, path, hold_body
+        self.body = json.dumps({"line_num": 8, "line_length": 7, "seed": seed}).encode()
+        self.received = b""
+        self.conn: socket.socket | None = None
+
+    def start(self) -> None:
+        self.conn = socket.create_connection((self.host, self.port), timeout=60)
+        head = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(self.body)}\r\n" + ("Expect: 100-continue\r\n" if self.hold_body else "")
+                + "\r\n").encode()  # fmt: skip
+        self.conn.sendall(head if self.hold_body else head + self.body)
+
+    def read_until(self, marker: bytes) -> None:
+        assert self.conn is not None
+        while marker not in self.received:
+            chunk = self.conn.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"{self.path} closed before {marker!r}: {self.received[:200]!r}")
+            self.received += chunk
+
+    def send_body(self) -> None:
+        assert self.conn is not None
+        try:
+            self.conn.sendall(self.body)
+        except OSError as error:
+            self.received += f"(the body could not be sent: {error!r})".encode()
+
+    def answer(self) -> Answer:
+        """Everything until the server closes the connection (it does after SIGTERM: no keep-alive)."""
+        assert self.conn is not None
+        with self.conn:
+            try:
+                while chunk := self.conn.recv(65536):
+                    self.received += chunk
+            except OSError as error:
+                return Answer(self.path, 0, f"{error!r} after {self.received[-200:]!r}")
+        if self.hold_body:  # the interim answer is not the answer
+            self.received = self.received.split(b"HTTP/1.1 100 Continue\r\n\r\n", 1)[-1]
+        head, _, body = self.received.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
+        if b"transfer-encoding: chunked" in head.lower():
+            body = dechunk(body)
+        return Answer(self.path, status, body.decode(errors="replace"))
+
+
+class Answer:
+    def __init__(self, path: str, status: int, body: str) -> None:
+        self.path, self.status, self.body = path, status, body
+
+    @property
+    def whole(self) -> bool:
+        """200 and a complete eight-line poem: the stream's `done` event, or the JSON answer's lines."""
+        if self.status != 200:
+            return False
+        if self.path.endswith("/stream"):
+            return "event: done" in self.body and "event: error" not in self.body
+        try:
+            return len(json.loads(self.body)["lines"]) == 8
+        except (ValueError, KeyError, TypeError):
+            return False
+
+    @property
+    def summary(self) -> str:
+        return f"{self.path} {self.status} {self.body[-120:]!r}"
+
+
+def dechunk(body: bytes) -> bytes:
+    """The payload of an HTTP/1.1 chunked body (as much of it as arrived)."""
+    out = b""
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out, body = out + rest[:size], rest[size + 2 :]
+    return out
 
 
 def example_house(openapi: dict[str, Any]) -> dict[str, Any]:

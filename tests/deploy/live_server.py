@@ -68,7 +68,7 @@ class LiveServer:
         """The JSON lines of the log so far."""
         return [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
 
-    def wait_for_log_entry(self, wanted: Callable[[dict], bool], timeout: float = 5.0) -> dict:
+    def wait_for_log_entry(self, wanted: Callable[[dict], bool], timeout: float = 20.0) -> dict:
         """The first JSON log line for which `wanted` is true; lines are written in batches, so wait a little."""
         deadline = time.perf_counter() + timeout
         while True:
@@ -95,6 +95,25 @@ class LiveServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self._log.close()
+
+
+def request_being_read(port: int, head: bytes, part_of_body: bytes = b"") -> socket.socket:
+    """A connection whose request the server has provably taken and is reading the body of.
+
+    The head is sent with `Expect: 100-continue`: the server's `100 Continue` comes when the app first
+    reads the body, so the request is in flight when this returns — no sleep has to guess when that is.
+    """
+    head, _, start_of_body = head.partition(b"\r\n\r\n")  # a head may come with the first bytes of its body
+    conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+    conn.sendall(head + b"\r\nExpect: 100-continue\r\n\r\n")
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = conn.recv(4096)
+        assert chunk, f"the server closed the connection before reading the body: {received!r}"
+        received += chunk
+    assert received.startswith(b"HTTP/1.1 100 Continue"), received
+    conn.sendall(start_of_body + part_of_body)
+    return conn
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import pytest
 import tritonclient.grpc as triton
 
 from app.schemas.image_examples import DIGIT_PIXELS
-from tests.deploy.live_server import LiveServer
+from tests.deploy.live_server import LiveServer, request_being_read
 
 pytestmark = pytest.mark.live
 
@@ -39,6 +39,8 @@ def metric(text: str, name: str, **labels: str) -> float:
     """The value of one Prometheus sample, 0 if absent."""
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():
+        if not labels and line.startswith(f"{name} "):
+            return float(line.split()[1])
         match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
         if match and ",".join(sorted(match.group(1).split(","))) == wanted:
             return float(match.group(2))
@@ -88,13 +90,11 @@ def test_metrics_expose_requests_latency_inference_batches_queue_models_and_devi
 
 def test_a_client_that_leaves_mid_body_is_one_info_line_and_a_499_not_an_error(server):
     before = httpx.get(f"{server.url}/metrics").text
-    with socket.create_connection(("127.0.0.1", server.port)) as conn:
-        conn.sendall(
-            b"POST /predict/digit HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-            + f"X-API-Key: {API_KEY}\r\nX-Request-ID: gone-halfway\r\nContent-Length: 5000\r\n\r\n".encode()
-            + b'{"pixels": [0, 0, 0,'
-        )
-        time.sleep(0.2)  # the server is now waiting for the rest of the body
+    head = (
+        b"POST /predict/digit HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        + f"X-API-Key: {API_KEY}\r\nX-Request-ID: gone-halfway\r\nContent-Length: 5000\r\n\r\n".encode()
+    )
+    request_being_read(server.port, head, b'{"pixels": [0, 0, 0,').close()  # gone while the server reads
     entry = server.wait_for_log_entry(lambda e: e.get("request_id") == "gone-halfway")
     assert (entry["level"], entry["status"], entry["path"]) == ("info", 499, "/predict/digit")
     server.settle()
@@ -207,10 +207,8 @@ def test_requests_still_running_past_the_grace_period_get_a_503_that_says_to_sen
 
 
 def abandon(server, head: bytes, part_of_body: bytes) -> None:
-    """Send the head and part of the body of a request, then go away."""
-    with socket.create_connection(("127.0.0.1", server.port)) as conn:
-        conn.sendall(head + part_of_body)
-        time.sleep(0.2)
+    """Send the head and part of the body of a request, then go away while the server reads it."""
+    request_being_read(server.port, head, part_of_body).close()
 
 
 def test_uploads_and_streams_abandoned_halfway_leave_no_error_and_no_queued_work(server):
@@ -265,12 +263,18 @@ def test_a_poem_stream_whose_client_never_reads_holds_nothing_up(server):
             f"X-API-Key: {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
     idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(8)]
     try:
+        written = metric(httpx.get(f"{server.url}/metrics").text, "dlserve_poem_characters_total")
         for conn in idle:
             conn.sendall(head + body)  # and never read a byte of the answer
-        time.sleep(1.0)
+        deadline = time.perf_counter() + 30
+        while metric(httpx.get(f"{server.url}/metrics").text, "dlserve_poem_characters_total") == written:
+            assert time.perf_counter() < deadline, "the unread streams never started"
+            time.sleep(0.02)  # until the poems are being written into sockets no one reads
         started = time.perf_counter()
         assert post_digit(server, **{"X-API-Key": API_KEY}).status_code == 200
-        assert time.perf_counter() - started < 2
+        # Held up behind the unread streams, it would wait for their writes to time out (minutes); a digit
+        # takes milliseconds, and a wide bound keeps a busy two-core machine from failing it.
+        assert time.perf_counter() - started < 10
         poem = httpx.post(f"{server.url}/generate/poem", json={"seed": 2}, headers={"X-API-Key": API_KEY})
         assert poem.status_code == 200
     finally:

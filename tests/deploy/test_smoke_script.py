@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from deploy.smoke_check import BURST, Smoke
+from deploy.smoke_check import BURST, HELD, Smoke
 from tests.deploy.live_server import ROOT, serving
 
 pytestmark = pytest.mark.live
@@ -29,7 +29,8 @@ def test_the_smoke_checks_pass_on_the_real_service_and_stop_it_under_load(server
     smoke.stop_under_load(f"kill -TERM {server.process.pid}")
     printed = capsys.readouterr().out
     assert smoke.failures == [], printed
-    assert f"{BURST}/{BURST} answered 200" in printed
+    assert f"{HELD} held + {BURST} streaming requests in flight at SIGTERM" in printed
+    assert f"{HELD + BURST}/{HELD + BURST} answered whole" in printed and "connections refused" in printed
     assert server.process.wait(timeout=30) == 0
 
 
@@ -43,3 +44,12 @@ def test_smoke_says_exactly_what_is_missing_without_docker(tmp_path):
     assert result.returncode == 2
     assert "docker-smoke cannot run: no docker command" in result.stderr
     assert "deploy/README.md" in result.stderr
+
+
+def test_the_stop_check_fails_when_requests_in_flight_are_lost(tmp_path, capsys):
+    with serving(tmp_path / "server.log") as live:
+        smoke = Smoke(live.url)
+        smoke.stop_under_load(f"kill -KILL {live.process.pid}")  # no graceful stop: what is in flight is lost
+    printed = capsys.readouterr().out
+    assert smoke.failures == ["stop during a burst"], printed
+    assert f"/{HELD + BURST} answered whole" in printed and "others: [" in printed  # and which, with their answers

@@ -62,7 +62,7 @@ def test_batches_never_exceed_max_batch_size_except_for_one_large_request():
 
 def test_sequential_requests_do_not_wait_for_company():
     calls = []
-    batcher = make(calls, max_wait_s=0.5)
+    batcher = make(calls, max_wait_s=1.0)
 
     async def scenario():
         started = time.perf_counter()
@@ -71,17 +71,19 @@ def test_sequential_requests_do_not_wait_for_company():
 
     results, elapsed = asyncio.run(run(batcher, scenario()))
     assert results == [[0], [2], [4]]
-    assert elapsed < 0.4  # three requests, none of them held for the 0.5 s window
+    assert elapsed < 1.5  # three 10 ms requests; each held for the 1 s window would take 3 s
 
 
 def test_under_concurrent_load_batches_wait_for_more_requests():
     calls = []
-    batcher = make(calls, max_wait_s=0.1, max_batch_size=64)
+    # A window far longer than the pause below, so a busy machine cannot stretch the pause past it; the batch
+    # is full with the second request, so the test does not wait the window out.
+    batcher = make(calls, max_wait_s=5.0, max_batch_size=2)
 
     async def scenario():
         await asyncio.gather(*(batcher.submit([i]) for i in range(2)))  # concurrent traffic seen
         first = asyncio.create_task(batcher.submit([10]))
-        await asyncio.sleep(0.03)  # arrives within the window of the first: they share a pass
+        await asyncio.sleep(0.03)  # the first is waiting for company now; the second joins it in one pass
         second = await batcher.submit([11])
         return await first, second
 
