@@ -10,8 +10,8 @@ A fixed choice rather than a race at start-up: the same deployment serves the sa
 
 Where ONNX Runtime serves, `PRECISION` picks the file: `auto` (the default) takes `model.int8.onnx` for a
 model whose meta.json marks it `default` — it lost at most 0.05 accuracy points and agreed on at least
-99.9 % of the test labels when it was exported (digit: 99.65 % against 99.66 %, 99.97 % agreement; fashion
-agrees on 99.75 % only, so it stays at full precision); `int8` takes it wherever it exists; `fp32` never.
+99.9 % of the test labels when it was exported (digit: 99.65 % against 99.66 %, 99.99 % agreement; fashion
+agrees on 99.78 % only, so it stays at full precision); `int8` takes it wherever it exists; `fp32` never.
 An 8-bit model answers a little differently by design, so its start-up check is looser: the sha256, then
 the labels of at least INT8_PROBE_AGREEMENT of the probe inputs (a foreign model agrees on about a tenth).
 

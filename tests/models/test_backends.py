@@ -148,9 +148,11 @@ def test_int8_scores_what_its_meta_says_on_all_10000_test_images(name):
     _, labels = read_image_csv(TEST_SETS[name], require_label=True)
     with torch.inference_mode():
         got = torch.cat([served.module(chunk).argmax(1) for chunk in x.split(1000)]).numpy()
-    assert float((got == labels).mean()) == pytest.approx(record["test_accuracy"], abs=1e-9)
+    # 7-bit weights make every x86 kernel accumulate the same integers; only the float rescaling between
+    # layers may round differently on another CPU, which can move a handful of the 10,000 labels.
+    assert float((got == labels).mean()) == pytest.approx(record["test_accuracy"], abs=5e-4)
     agreement = float((got == want.argmax(1).numpy()).mean())
-    assert agreement == pytest.approx(record["label_agreement_with_fp32"], abs=2e-4)  # model.onnx vs model.pt labels
+    assert agreement == pytest.approx(record["label_agreement_with_fp32"], abs=5e-4)  # model.onnx vs model.pt labels
     assert record["default"] == (agreement >= 0.999 and record["test_accuracy_fp32"] - record["test_accuracy"] <= 5e-4)
     assert loaded(name, "auto", precision="auto").backend.precision == ("int8" if record["default"] else "fp32")
 
