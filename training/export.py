@@ -173,8 +173,8 @@ def export_int8(name: str, folder: Path, onnx_path: Path, inputs: torch.Tensor) 
     default = accuracy - int8_accuracy <= MAX_INT8_LOSS and agreement >= MIN_INT8_AGREEMENT
     print(f"{name}: model.int8.onnx {len(data) / 1e6:.1f} MB, test accuracy {int8_accuracy:.4f} against "
           f"{accuracy:.4f}, {agreement:.2%} of labels as model.onnx; default: {default}")  # fmt: skip
-    return {"file": path.name, "sha256": sha256_bytes(data), "quantization": "onnxruntime static QDQ int8, "
-            f"per-channel 7-bit weights (reduce_range), {CALIBRATION} calibration images", "test_accuracy": int8_accuracy,
+    how = f"onnxruntime static QDQ int8, per-channel 7-bit weights (reduce_range), {CALIBRATION} calibration images"
+    return {"file": path.name, "sha256": sha256_bytes(data), "quantization": how, "test_accuracy": int8_accuracy,
             "test_accuracy_fp32": accuracy, "label_agreement_with_fp32": agreement, "default": default}  # fmt: skip
 
 
