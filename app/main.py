@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -18,27 +18,32 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app import __version__
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import ErrorShapes, install_error_handlers
+from app.api.generation_routes import generation_router
 from app.api.grpc_v2.server import start_grpc, stop_grpc
 from app.api.grpc_v2.servicer import InferenceServicer
+from app.api.image_routes import image_router
 from app.api.request_context import RequestContextMiddleware
-from app.api.routes import digit, docs, fashion, health, house, metrics, models, playground, poem, v2, v2_repository
+from app.api.routes import any_model, docs, health, metrics, models, playground, v2, v2_repository
 from app.api.security import require_api_key
+from app.api.tabular_routes import tabular_router
 from app.core.client_limits import ClientLimits
 from app.core.config import Settings, get_settings
 from app.core.logging_setup import configure_logging
 from app.core.memory import settle_after_start_up
 from app.core.metrics import Metrics
+from app.inference.dataplane import DataPlane
+from app.models.repository import Entry, scan
 from app.models.service import ModelService
 from app.schemas.common import error_responses
+from app.schemas.model_meta import IMAGE, TABULAR, TEXT
 
-DESCRIPTION = """Serving the four models of the course: handwritten digits (MNIST), Fashion-MNIST clothing,
-Kaggle house prices, and Tang poems. Every client error is a 4xx with `{"detail", "code"}`."""
-# The order Swagger UI and ReDoc show the groups in (routes themselves are matched probes first).
+DESCRIPTION = """Serving the models of MODEL_DIR — the course's four (handwritten digits, Fashion-MNIST clothing,
+Kaggle house prices, Tang poems) and any model of their tasks. Every client error is a 4xx with
+`{"detail", "code"}`."""
+ROUTERS = {IMAGE: image_router, TABULAR: tabular_router, TEXT: generation_router}  # a model's REST door, by task
+# The groups Swagger UI and ReDoc show after the models' own (routes themselves are matched probes first).
 TAGS = [
-    {"name": "digit", "description": "Handwritten digits (MNIST / Kaggle Digit Recognizer)"},
-    {"name": "fashion", "description": "Fashion-MNIST clothing classes"},
-    {"name": "house-price", "description": "Kaggle house prices (Ames)"},
-    {"name": "poem", "description": "Tang poems from the character-level model"},
+    {"name": any_model.TAG, "description": "Any model of the repository by its name, one loaded after start-up too"},
     {"name": "health", "description": "Liveness and readiness probes"},
     {"name": "models", "description": "What is loaded, with its quality and checksum"},
     {"name": "operations", "description": "Prometheus metrics"},
@@ -60,8 +65,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     warn_about_settings(settings)
     service = await ModelService.start(settings, app.state.metrics)
     app.state.service = service
+    app.state.plane = plane = DataPlane(service, app.state.client_limits)
     grpc_server = await start_grpc(InferenceServicer(
-        settings=settings, service=service, metrics=app.state.metrics, limits=app.state.client_limits,
+        settings=settings, service=service, plane=plane, metrics=app.state.metrics, limits=app.state.client_limits,
         server_name=app.title, server_version=app.version,
     ))  # fmt: skip
     settle_after_start_up()  # freeze start-up objects out of the collector's way; give freed memory back
@@ -93,12 +99,26 @@ def client_limits(settings: Settings, metrics: Metrics) -> ClientLimits:
                         on_refusal=metrics.observe_client_limited)  # fmt: skip
 
 
+def model_routers(entries: dict[str, Entry]) -> tuple[list[APIRouter], list[dict[str, str]]]:
+    """Each model's own REST routes (its schema and example in Swagger UI) and its Swagger group, read from
+    the repository at start-up: a folder that cannot be read gets none (its name still answers, 503)."""
+    routers, tags = [], []
+    for entry in entries.values():
+        if entry.problem is None and entry.task in ROUTERS:
+            routers.append(ROUTERS[entry.task](entry))
+            description = entry.meta.get("description")
+            tags.append({"name": entry.endpoint, "description": description if isinstance(description, str) else
+                         f"The {entry.name} model ({entry.task})"})  # fmt: skip
+    return routers, tags
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    routers, model_tags = model_routers(scan(settings.model_dir))
     # docs_url/redoc_url off: the docs router serves both pages with local assets instead of a CDN's.
     app = FastAPI(title="dlserve", description=DESCRIPTION, version=__version__, lifespan=lifespan,
-                  openapi_tags=TAGS, docs_url=None, redoc_url=None)  # fmt: skip
+                  openapi_tags=model_tags + TAGS, docs_url=None, redoc_url=None)  # fmt: skip
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.client_limits = client_limits(settings, app.state.metrics)
@@ -119,8 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, models, metrics):
         app.include_router(module.router)
     protected = [Depends(require_api_key)]
-    for module in (digit, fashion, house, poem):
-        app.include_router(module.router, dependencies=protected, responses=PREDICTION_ERRORS)
+    for router in [*routers, any_model.router]:  # a model's own routes first: `{name}` matches any name
+        app.include_router(router, dependencies=protected, responses=PREDICTION_ERRORS)
     # The v2 protocol: health and metadata open, inference and the repository behind the key (per route).
     app.include_router(v2.router)
     app.include_router(v2_repository.router)

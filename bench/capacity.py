@@ -24,8 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from app.schemas.image_examples import DIGIT_PIXELS
 from bench.peers import POEM_BODY, Peer, rss_mb, run_wrk, running, wrk_script
+from training.image_examples import DIGIT_PIXELS
 
 TARGET_UTILIZATION = 0.70
 SPARE_REPLICAS = 1

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from app.models.optimize import optimize_for_serving
+from app.models.optimize import Probe, optimize_for_serving
 from app.models.registry import LoadedModel, load_model
-from app.predictors.house import HousePricer
+from app.predictors.tabular import TabularRegressor
 from bench.inference import _poem_generator
 from bench.serve import run_load, running_server
 from training.data.images import read_image_csv
@@ -47,7 +47,7 @@ IMAGE_TESTS = {
 
 def load(name: str, device: torch.device) -> LoadedModel:
     loaded = load_model(name, MODELS / name, device)
-    loaded.module, loaded.optimized = optimize_for_serving(name, loaded.module, loaded.side, device)
+    loaded.module, loaded.optimized = optimize_for_serving(name, loaded.module, Probe.of(loaded), device)
     return loaded
 
 
@@ -65,7 +65,7 @@ def image_parity(name: str, cpu: LoadedModel, gpu: LoadedModel) -> tuple[str, bo
 def house_parity(cpu: LoadedModel, gpu: LoadedModel) -> tuple[str, bool]:
     rows = pd.read_csv(DATA / "house-prices" / "test.csv").head(ITEMS)
     records = rows.astype(object).where(rows.notna(), None).to_dict("records")
-    cpu_pricer, gpu_pricer = (HousePricer(m.module, m.side, m.device) for m in (cpu, gpu))
+    cpu_pricer, gpu_pricer = (TabularRegressor(m.module, m.side, m.device, transform="exp") for m in (cpu, gpu))
     features = cpu_pricer.features(records)
     want, got = np.array(cpu_pricer.run_batch(features)), np.array(gpu_pricer.run_batch(features))
     gap = float(np.max(np.abs(got - want) / want))

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from app.models.optimize import optimize_for_serving
-from app.models.registry import load_prepared
+from app.models.registry import load_prepared, probe_of
 from app.models.torchscript import load_torchscript
 
 
@@ -86,7 +86,7 @@ def latency_table(args: argparse.Namespace) -> None:
         vocab = (
             json.loads((args.models_dir / name / "vocab.json").read_text(encoding="utf-8")) if name == "poem" else None
         )
-        served, _ = optimize_for_serving(name, model, vocab, torch.device("cpu"))
+        served, _ = optimize_for_serving(name, model, probe_of(args.models_dir / name), torch.device("cpu"))
         with torch.inference_mode():
             for label, calls in _calls(name, meta, vocab, model, served).items():
                 repeat = args.repeat if name != "poem" else max(20, args.repeat // 10)

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from app.models.torchscript import load_torchscript
-from app.schemas.image_examples import DIGIT_PIXELS
+from training.image_examples import DIGIT_PIXELS
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "digit" / "model.pt"
@@ -210,11 +210,12 @@ def model_only_poem_ms(repeat: int) -> float:
     import torch
 
     from app.models.optimize import optimize_for_serving
+    from app.models.registry import probe_of
     from bench.inference import _poem_generator, _time
 
     model = load_torchscript(str(ROOT / "models" / "poem" / "model.pt"), map_location="cpu").eval()
     vocab = json.loads((ROOT / "models" / "poem" / "vocab.json").read_text(encoding="utf-8"))
-    served, _ = optimize_for_serving("poem", model, vocab, torch.device("cpu"))
+    served, _ = optimize_for_serving("poem", model, probe_of(ROOT / "models" / "poem"), torch.device("cpu"))
     with torch.inference_mode():
         return _time(_poem_generator(served, vocab), repeat)[0]
 

@@ -27,8 +27,8 @@ from collections import Counter
 from pathlib import Path
 
 from app.api.v2_tensors import HEADER_LENGTH
-from app.schemas.image_examples import DIGIT_PIXELS
 from bench.serve import HEADERS, percentile, running_server
+from training.image_examples import DIGIT_PIXELS
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 64

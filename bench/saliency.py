@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from app.models.optimize import optimize_for_serving
+from app.models.optimize import Probe, optimize_for_serving
 from app.models.registry import load_model
 from app.predictors.classifier import ImageClassifier
 from bench.serve import HEADERS, percentile, running_server
@@ -145,9 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         images, _ = read_image_csv(path, require_label=True)
         loaded = load_model(name, ROOT / "models" / name, torch.device("cpu"))
         loaded.committed = loaded.module
-        loaded.module, _ = optimize_for_serving(name, loaded.module, loaded.side, loaded.device)
+        loaded.module, _ = optimize_for_serving(name, loaded.module, Probe.of(loaded), loaded.device)
         for method, label in ((gradient_maps, "gradient × input (served)"), (occlusion_maps, "occlusion 6×6/2")):
-            classifier = ImageClassifier(loaded.module, loaded.committed, loaded.device, loaded.version)
+            classifier = ImageClassifier(loaded.module, loaded.committed, loaded.device, loaded.version, loaded.spec)
             salient, random, ms = masking_drops(classifier, images[: args.images], method)
             ratio = salient / max(random, 1e-9)
             print(f"| {name} | {label} | {salient:.3f} | {random:.3f} | {ratio:.0f}× | {ms:.1f} |", flush=True)

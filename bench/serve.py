@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from app.schemas.image_examples import DIGIT_PIXELS
+from training.image_examples import DIGIT_PIXELS
 
 ROOT = Path(__file__).resolve().parents[1]
 # No access log, as with `python -m app`: writing a line per request is not what is being measured.

@@ -36,9 +36,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from app.schemas.house import EXAMPLE as HOUSE
-from app.schemas.image_examples import DIGIT_PIXELS, DIGIT_PNG_BASE64, FASHION_PNG_BASE64
 from bench.peers import Peer, missing_tools, rss_mb, run_wrk, running, wrk_script
+from training.house_columns import EXAMPLE as HOUSE
+from training.image_examples import DIGIT_PIXELS, DIGIT_PNG_BASE64, FASHION_PNG_BASE64
 
 HOUSE_TEST_CSV = Path(__file__).resolve().parents[1] / "data" / "house-prices" / "test.csv"
 CLIENT_THREADS = 16

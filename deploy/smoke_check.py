@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = runpy.run_path(str(ROOT / "app" / "schemas" / "image_examples.py"))
+EXAMPLES = runpy.run_path(str(ROOT / "training" / "image_examples.py"))
 BURST = 24  # poems streaming when the container is told to stop
 HELD = 8  # poem requests whose body is held back until the stop has begun
 MIN_PRICE, MAX_PRICE = 30_000, 800_000  # Kaggle's training prices span 34,900–755,000

@@ -116,9 +116,12 @@ def param_count(model: nn.Module) -> int:
 
 
 def write_meta(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Write meta.json with the common fields (time, versions, sha256 of model.pt) filled in."""
+    """Write meta.json with the common fields (time, versions, sha256 of model.pt) and how it is served
+    (training/serving_meta.py) filled in."""
+    from training.serving_meta import merged, serving_part  # its examples are big: loaded only when writing
+
     full = {
-        **meta,
+        **merged(meta, serving_part(meta["name"])),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),

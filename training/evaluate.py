@@ -22,7 +22,7 @@ import torch
 
 from app.models.backends import FILES, BackendRefused, open_export
 from app.models.torchscript import load_torchscript
-from app.predictors.house_features import transform
+from app.predictors.tabular_features import transform
 from training.data.images import read_image_csv
 from training.data.loaders import load_house, load_poems
 from training.data.manifest import sha256_file

@@ -78,14 +78,15 @@ def eager_model(name: str, folder: Path) -> nn.Module:
 def real_inputs(name: str, folder: Path) -> torch.Tensor:
     """The model's whole real test set, as the tensor the model takes."""
     if name == "house":
-        from app.predictors.csv_input import parse_house_csv
-        from app.predictors.house import HousePricer
-        from app.schemas.house import FEATURES
+        from app.predictors.csv_input import parse_tabular_csv
+        from app.predictors.tabular import TabularRegressor
+        from app.schemas.model_meta import read_spec
 
         spec = json.loads((folder / "preprocess.json").read_text(encoding="utf-8"))
         data = TEST_SETS[name].read_bytes()
-        _, rows = parse_house_csv(data, max_rows=10_000, features=FEATURES)
-        return torch.from_numpy(np.stack(HousePricer(None, spec, torch.device("cpu")).features(rows)))
+        columns = read_spec(json.loads((folder / "meta.json").read_text(encoding="utf-8")))
+        _, rows = parse_tabular_csv(data, max_rows=10_000, spec=columns)
+        return torch.from_numpy(np.stack(TabularRegressor(None, spec, torch.device("cpu")).features(rows)))
     images, _ = read_image_csv(TEST_SETS[name], require_label=True)
     return torch.from_numpy(images.astype(np.float32)).unsqueeze(1)
 

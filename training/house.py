@@ -22,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from app.core.device import resolve_device
-from app.predictors.house_features import transform
+from app.predictors.tabular_features import transform
 from training.common import (
     MODELS_DIR,
     History,
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         {
             "name": "house",
             "version": f"1.0.0+{args.config}",
-            "task": "regression",
+            "task": "tabular-regression",
             "architecture": {
                 "name": type(model).__name__,
                 "args": {
@@ -267,8 +267,7 @@ def main(argv: list[str] | None = None) -> None:
             "input": {
                 "shape": [-1, spec["n_features"]],
                 "dtype": "float32",
-                "preprocessing": "preprocess.json: Kaggle columns -> features (see training/house_preprocess.py)",
-                "columns": spec["columns"],
+                "features": spec["columns"],  # what preprocess.json makes of the columns, in order
             },
             "output": {"type": "log_sale_price", "postprocess": "SalePrice = exp(output)"},
             "config": args.config,

@@ -21,12 +21,12 @@ import pandas as pd
 import torch
 
 from app.models.registry import load_model
-from app.predictors.house import HousePricer
-from app.schemas.house import RANGES
-from app.schemas.house_columns import COLUMNS
+from app.predictors.tabular import TabularRegressor
 from training.data.loaders import load_house
+from training.house_columns import COLUMNS, RANGES_FILE
 
 FIELDS_FILE = Path("app") / "static" / "playground" / "house_fields.json"
+RANGES = json.loads(RANGES_FILE.read_text(encoding="utf-8"))
 KAGGLE_ORDER = {name: position for position, (name, _, _) in enumerate(COLUMNS)}
 MAIN_FIELDS = 12
 REPEATS = 5
@@ -84,7 +84,7 @@ CAPTIONS: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-def permutation_importance(pricer: HousePricer, rows: pd.DataFrame, prices: np.ndarray) -> dict[str, float]:
+def permutation_importance(pricer: TabularRegressor, rows: pd.DataFrame, prices: np.ndarray) -> dict[str, float]:
     """How much the holdout log-RMSE grows when each column is shuffled (mean over REPEATS shuffles)."""
 
     def log_rmse(frame: pd.DataFrame) -> float:
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     splits = load_house(args.data_dir)
     loaded = load_model("house", args.model_dir / "house", torch.device("cpu"))
-    pricer = HousePricer(loaded.module, loaded.side, loaded.device)
+    pricer = TabularRegressor(loaded.module, loaded.side, loaded.device, transform="exp")
     holdout = splits.val.drop(columns=["Id", "SalePrice"])
     importance = permutation_importance(pricer, holdout, splits.val["SalePrice"].to_numpy(dtype=np.float64))
     fields = compute_fields(splits.full_train, importance)

@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 # Serving owns the transform (it runs for every request); training fits what it applies.
-from app.predictors.house_features import MISSING_CATEGORY, category_text
+from app.predictors.tabular_features import MISSING_CATEGORY, category_text
 
 ID, TARGET = "Id", "SalePrice"
 SKEW_THRESHOLD = 0.75

@@ -5,7 +5,7 @@ the model learned from) and a plausible range a request must stay inside: areas,
 money from 0 to MARGIN times the largest value seen; years, months and ratings keep their
 natural bounds (Kaggle's own test.csv has a garage built in 2207 — a typo the service must still
 answer). The server refuses a value outside the plausible range (422) and warns about one
-outside the training data's range. Written to app/schemas/house_ranges.json, committed.
+outside the training data's range. Written to training/house_ranges.json, committed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from app.schemas.house_columns import COLUMNS, NATURAL_BOUNDS, RANGES_FILE
+from training.house_columns import COLUMNS, NATURAL_BOUNDS, RANGES_FILE
 
 MARGIN = 4  # "a few times the largest seen"
 DEFAULT_TRAIN = Path("data") / "house-prices" / "train.csv"

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from app.api.security import client_identity
 from app.core.client_limits import ClientLimits
 from app.core.config import Settings
+from app.inference.dataplane import DataPlane
 from app.models.service import ModelService
 
 
@@ -51,3 +52,10 @@ def per_client(kind: str, identify: Callable[[Request], str] = client_identity) 
 
     hold_slot.__name__ = f"per_client_{kind}"
     return hold_slot
+
+
+async def get_plane(request: Request) -> DataPlane:
+    return request.app.state.plane
+
+
+PlaneDep = Annotated[DataPlane, Depends(get_plane)]

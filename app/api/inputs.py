@@ -85,7 +85,12 @@ def decode_base64(text: str, *, max_bytes: int) -> bytes:
         raise InvalidInput("`image` is not valid base64") from exc
 
 
-def file_body_openapi(json_schema: dict[str, Any], examples: dict[str, Any], description: str) -> dict[str, Any]:
+def file_body_openapi(
+    json_schema: dict[str, Any],
+    examples: dict[str, Any],
+    description: str,
+    raw: str = "N×784 uint8 pixels, row-major 28×28 in Kaggle's order",
+) -> dict[str, Any]:
     """An OpenAPI requestBody offering JSON (with named examples), a multipart file upload, or raw pixel bytes."""
     return {
         "requestBody": {
@@ -104,8 +109,8 @@ def file_body_openapi(json_schema: dict[str, Any], examples: dict[str, Any], des
                     "schema": {
                         "type": "string",
                         "format": "binary",
-                        "description": "N×784 uint8 pixels, row-major 28×28 in Kaggle's order (numpy: "
-                        "images.astype(np.uint8).tobytes()); one answer for 784 bytes, a list for more",
+                        "description": f"{raw} (numpy: images.astype(np.uint8).tobytes()); one answer for "
+                        "one image's bytes, a list for more",
                     }
                 },
             },

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi.responses import StreamingResponse
@@ -17,7 +18,7 @@ class ClosingStreamingResponse(StreamingResponse):
     came by: a poem would keep its row in the scheduler to its last character.
     """
 
-    def __init__(self, content: Any, *, on_close: Callable[[], None], **options: Any) -> None:
+    def __init__(self, content: Any, *, on_close: Callable[[], Awaitable[None] | None], **options: Any) -> None:
         super().__init__(content, **options)
         self.on_close = on_close
 
@@ -25,4 +26,6 @@ class ClosingStreamingResponse(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self.on_close()
+            closed = self.on_close()
+            if inspect.isawaitable(closed):
+                await closed

@@ -104,9 +104,9 @@ class Metrics:
         self.batch_size.labels(model).observe(size)
         self.inference.labels(model).observe(seconds)
 
-    def observe_poem_pass(self, poems: int, rows: int, seconds: float) -> None:
+    def observe_poem_pass(self, model: str, poems: int, rows: int, seconds: float) -> None:
         self.poems_per_pass.observe(poems)
-        self.observe_batch("poem", rows, seconds)
+        self.observe_batch(model, rows, seconds)
 
     def observe_poem_characters(self, count: int) -> None:
         self.poem_characters.inc(count)

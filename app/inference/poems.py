@@ -17,7 +17,7 @@ from typing import Any
 
 from app.core.config import Settings
 from app.core.errors import InvalidInput, TooLarge
-from app.models.poem_scheduler import DONE, PoemHandle, PoemScheduler
+from app.models.poem_scheduler import DONE, PoemHandle
 from app.models.service import Serving
 from app.predictors.poem_generation import PoemGenerator, PoemSpec, assemble, with_seed
 from app.schemas.poem import PoemRequest
@@ -61,16 +61,13 @@ def prepare(serving: Serving, request: PoemRequest, settings: Settings) -> PoemS
                                    f"{request.line_num} acrostic heads")  # fmt: skip
         else:
             start = generator.keywords_to_chars(request.theme, min(2, request.line_length))
+    # Unsaid, a poem rhymes under 平水韵 when the model has rhyme tables (a model imported without them: free).
+    rhyme = request.rhyme or ("pingshui" if generator.rhymes else "none")
     spec = PoemSpec(start=start, acrostic=acrostic, line_num=request.line_num, line_length=request.line_length,
                     temperature=request.temperature, top_k=request.top_k, seed=request.seed,
-                    rhyme=request.rhyme, tones=request.tones)  # fmt: skip
+                    rhyme=rhyme, tones=request.tones)  # fmt: skip
     generator.check(spec)
     return with_seed(spec)
-
-
-def _scheduler(serving: Serving) -> PoemScheduler:
-    assert serving.scheduler is not None  # noqa: S101 - narrows the type: the poem model always has one
-    return serving.scheduler
 
 
 def _answer(serving: Serving, spec: PoemSpec, text: str) -> dict[str, Any]:
@@ -91,7 +88,7 @@ class PoemStream:
         self.serving, self.spec = serving, spec
         self.opened = time.perf_counter()
         self.first_char_s: float | None = None  # time to the first character, for the request's log line
-        self._handle: PoemHandle = _scheduler(serving).submit(spec, streaming=streaming)
+        self._handle: PoemHandle = serving.scheduler.submit(spec, streaming=streaming)
 
     @property
     def first_char_ms(self) -> float | None:

@@ -1,10 +1,11 @@
 """Which runtime serves a model: TorchScript (model.pt, the checkpoint), ONNX Runtime (model.onnx) or
 torch.export (model.pt2), the last two written beside model.pt by `python -m training.export`.
 
-`BACKEND=auto` (the default) takes, per model and device, the backend measured fastest for it
-(AUTO_ON_CPU, from `python -m bench.inference`; docs/performance.md): on the CPU, ONNX Runtime for the
-two CNNs; TorchScript for the house MLP (a call costs 0.02 ms either way), for the poem GRU (a seed must
-give the same poem whatever serves it: another runtime's arithmetic would change some draws) and on CUDA.
+`BACKEND=auto` (the default) takes, per task and device, the backend measured fastest for it
+(AUTO_ON_CPU, from `python -m bench.inference`; docs/performance.md): on the CPU, ONNX Runtime for image
+classifiers (the CNNs) that have model.onnx; TorchScript for tabular models (the house MLP: a call costs
+0.02 ms either way), for text generation (a seed must give the same poem whatever serves it: another
+runtime's arithmetic would change some draws) and on CUDA.
 A fixed choice rather than a race at start-up: the same deployment serves the same way on every start.
 `BACKEND=onnxruntime` or `export` asks for that backend for every model that has the file.
 
@@ -36,13 +37,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.models.optimize import Outputs, difference, probe_outputs
+from app.models.optimize import Outputs, Probe, difference, probe_outputs
+from app.schemas.model_meta import IMAGE
 
 logger = logging.getLogger("dlserve.models")
 
 BACKENDS = ("auto", "torchscript", "onnxruntime", "export")
 FILES = {"onnxruntime": ("onnx", "model.onnx"), "export": ("export", "model.pt2")}  # meta.json "exports" key, file
-AUTO_ON_CPU = {"digit": "onnxruntime", "fashion": "onnxruntime"}
+AUTO_ON_CPU = {IMAGE: "onnxruntime"}
 AUTO_WHY = "fastest measured on the CPU for this model (bench.inference)"
 
 
@@ -105,7 +107,7 @@ def open_export(backend: str, folder: Path, meta: dict, device: torch.device, *,
 
 
 def choose_backend(
-    name: str, requested: str, folder: Path, meta: dict, side: dict | None, device: torch.device,
+    name: str, requested: str, folder: Path, meta: dict, probe: Probe, device: torch.device,
     torchscript: Callable[[], Any], committed: Any, precision: str = "auto",
 ) -> tuple[Any, Backend]:  # fmt: skip
     """(the module to serve, the backend serving it). `torchscript()` makes what TorchScript serves (maybe
@@ -115,8 +117,8 @@ def choose_backend(
         return torchscript(), Backend("torchscript", "asked for (BACKEND=torchscript)")
     if "exports" not in meta:  # the poem model, or a folder trained without `python -m training.export`
         return torchscript(), Backend("torchscript", "model.pt is this model's only file")
-    wanted = (AUTO_ON_CPU.get(name) if device.type == "cpu" else None) if requested == "auto" else requested
-    outputs = probe_outputs(name, side, device)
+    wanted = (AUTO_ON_CPU.get(probe.task) if device.type == "cpu" else None) if requested == "auto" else requested
+    outputs = probe_outputs(probe, device)
     if wanted is None or outputs is None:
         why = "auto: TorchScript is this model's backend on " + device.type if requested == "auto" else (
             f"{requested} is not offered for this model")  # fmt: skip

@@ -13,6 +13,9 @@ a micro-batch (a plain request would otherwise wait for a 100 ms CSV chunk or a 
 when the cores are short the interactive requests win. Measured with one client posting explain
 requests back to back and another timing plain digits (tests/deploy/test_safe_defaults_live.py):
 on the model's own thread the plain p50 rose from 2.5 to 8-14 ms; beside it, within 1.5x.
+
+Holding, the queue's depth and bound, and stopping once idle are the worker base's (app/models/worker.py),
+shared with the poem scheduler.
 """
 
 from __future__ import annotations
@@ -24,12 +27,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.errors import Unavailable
-from app.models.holding import Held
+from app.models.worker import Worker
 
 logger = logging.getLogger("dlserve.batcher")
 SIDE_NICENESS = 19  # how much less CPU priority the side thread gets (Linux nice, 0-19)
@@ -57,7 +59,7 @@ class _Job:
     future: asyncio.Future = field(repr=False)
 
 
-class MicroBatcher:
+class MicroBatcher(Worker):
     def __init__(
         self,
         name: str,
@@ -71,12 +73,9 @@ class MicroBatcher:
         on_batch: Callable[[str, int, float], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
     ) -> None:
-        self.name, self._run_batch, self.on_batch = name, run_batch, on_batch
-        self.max_batch_size, self.max_wait_s, self.max_queue_size = max_batch_size, max_wait_s, max_queue_size
-        self.enabled, self.retry_after_s = enabled, retry_after_s
-        self.on_depth = on_depth
-        self._pending_items = 0
-        self.held = Held()  # requests holding this batcher and items in flight: a replaced one stops once idle
+        super().__init__(name, max_depth=max_queue_size, retry_after_s=retry_after_s, on_depth=on_depth)
+        self._run_batch, self.on_batch = run_batch, on_batch
+        self.max_batch_size, self.max_wait_s, self.enabled = max_batch_size, max_wait_s, enabled
         self.batch_sizes: list[int] = []  # recent batch sizes, for tests and metrics (bounded below)
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._last_batch_jobs = 0  # requests in the previous batch: >1 means concurrent traffic
@@ -85,24 +84,6 @@ class MicroBatcher:
         # are not oversubscribed, and the event loop is never blocked.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{name}")
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"side-{name}", initializer=lower_priority)
-
-    @property
-    def pending_items(self) -> int:
-        """Items queued or running: the queue depth that the bound applies to (and the metric reports)."""
-        return self._pending_items
-
-    @pending_items.setter
-    def pending_items(self, count: int) -> None:
-        # Set where it changes, not read by a callback at scrape time: with several workers a scrape
-        # reads every worker's last value from its file, and only a value written there is seen.
-        self._pending_items = count
-        if self.on_depth is not None:
-            self.on_depth(count)
-        self.held.set_work(count)
-
-    def hold(self) -> AbstractContextManager[None]:
-        """Keep this batcher running while a request uses it, even if a reload replaces it meanwhile."""
-        return self.held.hold()
 
     def run_batch(self, items: list[Any]) -> list[Any]:
         """One forward pass (on the model's thread), reported to `on_batch` for the metrics."""
@@ -122,9 +103,7 @@ class MicroBatcher:
         if self.enabled and self._worker is None:
             self._worker = asyncio.create_task(self._work(), name=f"batcher-{self.name}")
 
-    async def stop(self) -> None:
-        """Finish what is queued (drain) and let the requests holding this batcher finish, then stop the worker."""
-        await self.held.idle.wait()
+    async def _shut_down(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
@@ -136,13 +115,8 @@ class MicroBatcher:
         """Run `items` through the model (batched with other requests); returns one result per item."""
         if not items:
             return []
-        if self.pending_items + len(items) > self.max_queue_size:
-            raise Unavailable(
-                f"the {self.name} model is busy ({self.pending_items} items queued); retry shortly",
-                code="queue_full",
-                retry_after_s=self.retry_after_s,
-            )
-        self.pending_items += len(items)
+        self.admit(len(items))
+        self.depth += len(items)
         try:
             if not self.enabled:
                 loop = asyncio.get_running_loop()
@@ -154,7 +128,7 @@ class MicroBatcher:
             self._queue.put_nowait(job)
             return await job.future
         finally:
-            self.pending_items -= len(items)
+            self.depth -= len(items)
 
     async def run_bulk(self, items: Sequence[Any], chunk_size: int) -> list[Any]:
         """Run a large upload (a CSV) chunk by chunk on the side thread.
@@ -169,13 +143,14 @@ class MicroBatcher:
 
     async def on_side_thread(self, work: Callable[..., Any], *args: Any) -> Any:
         """Run `work(*args)` on the model's side thread, beside the micro-batches (a failure is the model's 503)."""
-        self.pending_items += 1
+        self.admit(0)  # outside the queue's bound: CSV uploads have their own (MAX_CONCURRENT_CSV, per client)
+        self.depth += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._side, work, *args)
         except Exception as exc:
             raise self.inference_failed(exc, 1) from exc
         finally:
-            self.pending_items -= 1
+            self.depth -= 1
 
     async def _gather(self) -> list[_Job]:
         """The next batch: the first waiting request, plus others until the batch is full or max_wait passes.

@@ -16,25 +16,50 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from app.models.torchscript import jit_allowed
-from app.schemas.image_examples import DIGIT_PIXELS, FASHION_PIXELS
+from app.predictors.classifier import network_input
+from app.schemas.model_meta import IMAGE, TABULAR, TEXT, ImageSpec, Spec
 
 logger = logging.getLogger("dlserve.models")
 
 TOLERANCE = 1e-4
 POEM_PROBE_STEPS = 32
-OPTIMIZED_MODELS = ("digit", "fashion", "poem")  # house: measured no gain
-Outputs = Callable[[torch.jit.ScriptModule], list[torch.Tensor]]
+OPTIMIZED_TASKS = (IMAGE, TEXT)  # tabular: the house MLP measured no gain
+Outputs = Callable[[Any], list[torch.Tensor]]
 
 
-def image_probe(pixels: list[int], count: int = 64, seed: int = 0) -> torch.Tensor:
-    """A batch of real-looking inputs from one real dataset image: shifted, dimmed, inverted and noisy copies."""
+@dataclass(frozen=True)
+class Probe:
+    """What it takes to make probe inputs for a model: its task and spec, its side file, an example input."""
+
+    task: str
+    spec: Spec | None
+    side: dict | None = None
+    example: Any = None  # meta.json's example pixels (images): probes look like real data
+
+    @classmethod
+    def of(cls, loaded: Any) -> Probe:
+        example = (loaded.meta.get("example") or {}).get("pixels") if isinstance(loaded.meta, dict) else None
+        return cls(loaded.task, loaded.spec, loaded.side, example)
+
+
+def image_probe(spec: ImageSpec, pixels: list | None = None, count: int = 64, seed: int = 0) -> torch.Tensor:
+    """A batch of real-looking raw inputs [N, C, H, W] from one real image (the model's example; else a seeded
+    blot): shifted, dimmed, inverted and noisy copies."""
     rng = np.random.default_rng(seed)
-    base = np.asarray(pixels, dtype=np.float32).reshape(28, 28)
+    if pixels is not None and len(pixels) == spec.pixels:
+        base = np.asarray(pixels, dtype=np.float32).reshape(spec.shape)
+    else:
+        base = np.zeros(spec.shape, dtype=np.float32)
+        h, w = spec.height, spec.width
+        middle = (slice(h // 4, 3 * h // 4), slice(w // 3, 2 * w // 3))
+        base[middle] = rng.uniform(128, 255, base[middle].shape)
     images = []
     for i in range(count):
         image = np.roll(base, (int(rng.integers(-3, 4)), int(rng.integers(-3, 4))), axis=(0, 1))
@@ -44,12 +69,15 @@ def image_probe(pixels: list[int], count: int = 64, seed: int = 0) -> torch.Tens
         if i % 5 == 4:
             image = image + rng.normal(0, 20, image.shape)
         images.append(np.clip(image, 0, 255))
-    return torch.from_numpy(np.stack(images).astype(np.float32)).unsqueeze(1)
+    x = torch.from_numpy(np.stack(images).astype(np.float32))
+    return x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
 
 
-def _classifier_outputs(images: torch.Tensor, device: torch.device) -> Outputs:
-    def outputs(module: torch.jit.ScriptModule) -> list[torch.Tensor]:
-        return [torch.softmax(module(images.to(device)).float(), dim=1).cpu()]
+def _classifier_outputs(images: torch.Tensor, spec: ImageSpec, device: torch.device) -> Outputs:
+    x = network_input(images, spec).to(device)
+
+    def outputs(module: Any) -> list[torch.Tensor]:
+        return [torch.softmax(module(x).float(), dim=1).cpu()]
 
     return outputs
 
@@ -57,7 +85,7 @@ def _classifier_outputs(images: torch.Tensor, device: torch.device) -> Outputs:
 def _poem_outputs(vocab_size: int, device: torch.device) -> Outputs:
     tokens = torch.randint(0, vocab_size, (1, POEM_PROBE_STEPS), generator=torch.Generator().manual_seed(0))
 
-    def outputs(module: torch.jit.ScriptModule) -> list[torch.Tensor]:
+    def outputs(module: Any) -> list[torch.Tensor]:
         hidden = module.initial_hidden(1)
         logits, hidden = module(tokens.to(device), hidden)
         return [torch.softmax(logits.float(), dim=-1).reshape(-1, logits.shape[-1]).cpu(), hidden.float().cpu()]
@@ -65,25 +93,23 @@ def _poem_outputs(vocab_size: int, device: torch.device) -> Outputs:
     return outputs
 
 
-def _house_outputs(width: int, device: torch.device) -> Outputs:
+def _tabular_outputs(width: int, device: torch.device) -> Outputs:
     features = torch.randn(64, width, generator=torch.Generator().manual_seed(0)).to(device)
 
-    def outputs(module: torch.jit.ScriptModule) -> list[torch.Tensor]:
-        return [module(features).double().reshape(-1, 1).cpu()]  # log prices: one column, so no label check
+    def outputs(module: Any) -> list[torch.Tensor]:
+        return [module(features).double().reshape(-1, 1).cpu()]  # one column of values, so no label check
 
     return outputs
 
 
-def probe_outputs(name: str, side: dict | None, device: torch.device) -> Outputs | None:
-    """How to compare the committed module of this model with another (optimized, or another backend's)."""
-    if name == "digit":
-        return _classifier_outputs(image_probe(DIGIT_PIXELS), device)
-    if name == "fashion":
-        return _classifier_outputs(image_probe(FASHION_PIXELS), device)
-    if name == "poem" and side is not None:
-        return _poem_outputs(len(side["tokens"]), device)
-    if name == "house" and side is not None:
-        return _house_outputs(int(side["n_features"]), device)
+def probe_outputs(probe: Probe, device: torch.device) -> Outputs | None:
+    """How to compare the committed module of a model with another (optimized, or another backend's)."""
+    if probe.task == IMAGE and isinstance(probe.spec, ImageSpec):
+        return _classifier_outputs(image_probe(probe.spec, probe.example), probe.spec, device)
+    if probe.task == TEXT and probe.side is not None:
+        return _poem_outputs(len(probe.side["tokens"]), device)
+    if probe.task == TABULAR and probe.side is not None:
+        return _tabular_outputs(int(probe.side["n_features"]), device)
     return None
 
 
@@ -102,13 +128,13 @@ def difference(expected: list[torch.Tensor], actual: list[torch.Tensor]) -> str 
 
 
 def optimize_for_serving(
-    name: str, module: torch.jit.ScriptModule, side: dict | None, device: torch.device
+    name: str, module: torch.jit.ScriptModule, probe: Probe, device: torch.device
 ) -> tuple[torch.jit.ScriptModule, bool]:
     """(the module to serve, whether it is the optimized one)."""
-    outputs = probe_outputs(name, side, device)
-    if name not in OPTIMIZED_MODELS or outputs is None:
+    outputs = probe_outputs(probe, device)
+    if probe.task not in OPTIMIZED_TASKS or outputs is None:
         return module, False
-    keep = ["initial_hidden"] if name == "poem" else []
+    keep = ["initial_hidden"] if probe.task == TEXT else []
     try:
         with torch.inference_mode():
             expected = outputs(module)

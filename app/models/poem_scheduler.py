@@ -29,15 +29,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from app.core.errors import Unavailable
 from app.models.batcher import inference_failed
-from app.models.holding import Held
+from app.models.worker import Worker
 from app.predictors.poem_decoding import Decoding, Sample, Step, StepAnswer
 from app.predictors.poem_generation import PoemGenerator, PoemSpec
 
@@ -65,11 +63,14 @@ class PoemHandle:
         self.cancelled = True
 
 
-class PoemScheduler:
+class PoemScheduler(Worker):
+    noun = "poems"
+
     def __init__(
         self,
         generator: PoemGenerator,
         *,
+        name: str = "poem",
         max_active: int,
         max_queued: int,
         retry_after_s: int,
@@ -77,46 +78,35 @@ class PoemScheduler:
         on_chars: Callable[[int], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
     ) -> None:
-        self.generator, self.max_active, self.max_queued = generator, max_active, max_queued
-        self.retry_after_s, self.on_pass, self.on_chars, self.on_depth = retry_after_s, on_pass, on_chars, on_depth
+        super().__init__(name, max_depth=max_queued, retry_after_s=retry_after_s, on_depth=on_depth)
+        self.generator, self.max_active = generator, max_active
+        self.on_pass, self.on_chars = on_pass, on_chars
         self.passes: list[int] = []  # poems per recent forward pass (bounded), for tests
         self._incoming: queue.SimpleQueue[PoemHandle | None] = queue.SimpleQueue()
-        self._in_flight = 0  # poems submitted and not yet finished (event loop only)
-        self.held = Held()  # requests holding this scheduler and poems in flight: a replaced one stops once idle
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def in_flight(self) -> int:
-        return self._in_flight
+        """Poems submitted and not yet finished (changed on the event loop only)."""
+        return self.depth
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name="poem-scheduler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"poem-scheduler-{self.name}", daemon=True)
         self._thread.start()
 
-    async def stop(self) -> None:
-        """Finish every poem in flight and let the requests holding this scheduler end, then stop its thread."""
-        await self.held.idle.wait()
+    async def _shut_down(self) -> None:
         if self._thread is not None:
             self._incoming.put(None)
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
             self._thread = None
 
-    def hold(self) -> AbstractContextManager[None]:
-        """Keep this scheduler running while a request uses it, even if a reload replaces it meanwhile."""
-        return self.held.hold()
-
     def submit(self, spec: PoemSpec, *, streaming: bool = False) -> PoemHandle:
         """Queue a checked, seeded spec (app/inference/poems.py:prepare); 503 + Retry-After past MAX_QUEUED_POEMS."""
-        if self._in_flight >= self.max_queued:
-            raise Unavailable(
-                f"the poem model is busy ({self._in_flight} poems in progress or waiting); retry shortly",
-                code="queue_full",
-                retry_after_s=self.retry_after_s,
-            )
+        self.admit(1)
         handle = PoemHandle(spec, self.generator.decoding(spec), streaming)
-        self._set_in_flight(self._in_flight + 1)
+        self.depth += 1
         self._incoming.put(handle)
         return handle
 
@@ -124,13 +114,7 @@ class PoemScheduler:
 
     def _finished(self, handle: PoemHandle, last: object) -> None:
         handle.events.put_nowait(last)
-        self._set_in_flight(self._in_flight - 1)
-
-    def _set_in_flight(self, count: int) -> None:
-        self._in_flight = count
-        if self.on_depth is not None:
-            self.on_depth(count)
-        self.held.set_work(count)
+        self.depth -= 1
 
     # --- the scheduler's thread ----------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from app.core.errors import InvalidInput, TooLarge
-from app.predictors.image_input import N_PIXELS, pixel_columns
+from app.predictors.image_input import pixel_columns
+from app.schemas.model_meta import ImageSpec, TabularSpec
 from app.schemas.pixels import out_of_range
 
 
@@ -49,42 +50,46 @@ def _unexpected_columns(found: list[str], allowed: list[str]) -> str:
     return "; ".join(parts)
 
 
-def parse_pixel_csv(data: bytes, *, max_rows: int) -> np.ndarray:
-    """A Kaggle image CSV (pixel0..pixel783 or pixel1..pixel784, optional `label`) → N×28×28 float32."""
+def parse_pixel_csv(data: bytes, *, max_rows: int, spec: ImageSpec) -> np.ndarray:
+    """A Kaggle image CSV (pixel0.. or pixel1.., one column per value, optional `label`) → N images of the model's
+    shape, float32."""
+    count = spec.pixels
     frame = read_csv(data, max_rows=max_rows)
     columns = [str(c) for c in frame.columns]
     pixels = [c for c in columns if c != "label"]
-    if pixels not in (pixel_columns(0), pixel_columns(1)):
-        expected = pixel_columns(1) if "pixel784" in columns else pixel_columns(0)
+    if pixels not in (pixel_columns(0, count), pixel_columns(1, count)):
+        expected = pixel_columns(1, count) if f"pixel{count}" in columns else pixel_columns(0, count)
         problem = _unexpected_columns(pixels, expected) or "pixel columns out of order"
         raise invalid_csv(
-            f"expected an optional `label` and {N_PIXELS} pixel columns "
-            f"(pixel0..pixel783 or pixel1..pixel784): {problem}"
+            f"expected an optional `label` and {count} pixel columns "
+            f"(pixel0..pixel{count - 1} or pixel1..pixel{count}): {problem}"
         )
     values = frame[pixels].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)  # text → NaN
     bad = out_of_range(values)
     if bad.size:
-        row, col = divmod(int(bad[0]), N_PIXELS)
+        row, col = divmod(int(bad[0]), count)
         raw = frame[pixels[col]].iloc[row]
         raise invalid_csv(
             f"row {row + 1}, column {pixels[col]}: {raw!r} is not a number in 0–255 ({bad.size:,} bad cells in all)"
         )
-    return values.astype(np.float32).reshape(-1, 28, 28)
+    return values.astype(np.float32).reshape(-1, *spec.shape)
 
 
-def parse_house_csv(data: bytes, *, max_rows: int, features: list[str]) -> tuple[list[int], list[dict[str, Any]]]:
-    """Kaggle's house CSV (Id + feature columns, SalePrice ignored) → (ids, records with None for missing)."""
+def parse_tabular_csv(data: bytes, *, max_rows: int, spec: TabularSpec) -> tuple[list[int], list[dict[str, Any]]]:
+    """A Kaggle-style CSV (the id column + feature columns, the target ignored) → (ids, records, None = missing)."""
     # Kaggle writes a missing value as "NA": pandas' defaults read it as missing, as training did.
     frame = read_csv(data, max_rows=max_rows)
     columns = [str(c) for c in frame.columns]
-    allowed = ["Id", *features, "SalePrice"]
+    features = [column.name for column in spec.columns]
+    allowed = [spec.id_column, *features, spec.target]
     extra = [c for c in columns if c not in allowed]
-    if extra or "Id" not in columns:
-        problem = f"unknown columns {extra[:10]}" if extra else "no `Id` column"
-        raise invalid_csv(f"expected Kaggle's columns (Id and the 79 features): {problem}")
-    ids = pd.to_numeric(frame["Id"], errors="coerce")
+    if extra or spec.id_column not in columns:
+        problem = f"unknown columns {extra[:10]}" if extra else f"no `{spec.id_column}` column"
+        raise invalid_csv(f"expected Kaggle's columns ({spec.id_column} and the {len(features)} features): "
+                          f"{problem}")  # fmt: skip
+    ids = pd.to_numeric(frame[spec.id_column], errors="coerce")
     if ids.isna().any() or (ids % 1 != 0).any():
         row = int(np.flatnonzero(ids.isna() | (ids % 1 != 0))[0])
-        raise invalid_csv(f"row {row + 1}: Id {frame['Id'].iloc[row]!r} is not an integer")
+        raise invalid_csv(f"row {row + 1}: {spec.id_column} {frame[spec.id_column].iloc[row]!r} is not an integer")
     records = frame[[c for c in columns if c in features]].astype(object).where(frame.notna(), None)
     return [int(i) for i in ids], records.to_dict(orient="records")

@@ -1,8 +1,10 @@
-"""Turn a client's pixels or image file into the 28×28 float32 array (0–255, light on black) the models take.
+"""Turn a client's image file into the float32 array (0–255) an image classifier takes, by its photo recipe.
 
-The digit path repeats how MNIST itself was made (fit the ink into a 20×20 box, centre its mass in 28×28); the
-fashion path repeats Fashion-MNIST's recipe (trim, longest side to 28, centre the box). A model trained on one of
-those datasets only sees inputs like its training data if a user's photo goes through the same steps.
+A model trained on a dataset only sees inputs like its training data if a user's photo goes through the steps
+that made the dataset. meta.json's `input.photo` names them: `mnist` repeats how MNIST itself was made (light
+ink on black, the ink fitted into a 20×20 box, its mass centred in 28×28); `fashion-mnist` repeats Fashion-MNIST's
+recipe (light on black, trimmed, longest side to 28, the box centred); `resize` (any other model) scales the
+photo to the model's height × width, in its channels, as most datasets of photos were made.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.core.errors import InvalidInput, TooLarge
+from app.schemas.model_meta import ImageSpec
 
 SIDE = 28
 N_PIXELS = SIDE * SIDE
@@ -31,9 +34,9 @@ ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
 
-def pixel_columns(first_index: int) -> list[str]:
+def pixel_columns(first_index: int, count: int = N_PIXELS) -> list[str]:
     """Kaggle's pixel column names: its digit files count from pixel0, its Fashion-MNIST files from pixel1."""
-    return [f"pixel{i}" for i in range(first_index, first_index + N_PIXELS)]
+    return [f"pixel{i}" for i in range(first_index, first_index + count)]
 
 
 class InvalidImage(InvalidInput):
@@ -42,8 +45,9 @@ class InvalidImage(InvalidInput):
     code = "invalid_image"
 
 
-def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
-    """Decode an uploaded image into a loaded grayscale ("L") Pillow image, refusing anything that could exhaust memory.
+def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, channels: int = 1) -> Image.Image:
+    """Decode an uploaded image into a loaded grayscale ("L") Pillow image — RGB for `channels` 3 — refusing anything
+    that could exhaust memory.
 
     Sizes are checked before decoding: the byte count first, then the width×height from the header, because a
     small compressed file can expand to gigabytes of pixels.
@@ -72,7 +76,7 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image
             image.load()
             # Phone photos are stored sideways with an EXIF "rotate me" tag; a sideways 7 is not a 7.
             image = ImageOps.exif_transpose(image)
-            return _to_grayscale(image)
+            return _to_grayscale(image) if channels == 1 else _to_rgb(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise TooLarge(f"image has too many pixels (the limit is {max_pixels})") from exc
         except _DECODE_ERRORS as exc:
@@ -90,6 +94,22 @@ def _to_grayscale(image: Image.Image) -> Image.Image:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("L")
     return image.convert("L")
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Convert to "RGB", putting transparent areas on white (as _to_grayscale does)."""
+    if image.mode.startswith("I") or image.mode == "F":
+        image = _to_grayscale(image)
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def resize_to(image: Image.Image, height: int, width: int) -> np.ndarray:
+    """The `resize` recipe: the photo scaled to height × width (anti-aliased), as H×W or H×W×3 float32, 0–255."""
+    resized = image.resize((width, height), Image.Resampling.LANCZOS)
+    return np.asarray(resized, dtype=np.float32)
 
 
 def _as_array(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -200,3 +220,12 @@ def normalize_fashion(image: Image.Image) -> np.ndarray:
     top, left = (SIDE - item.shape[0] + 1) // 2, (SIDE - item.shape[1] + 1) // 2
     out[top : top + item.shape[0], left : left + item.shape[1]] = item
     return out
+
+
+def photo_to_array(image: Image.Image, spec: ImageSpec) -> np.ndarray:
+    """A decoded photo as the model's dataset has its images, by the model's recipe (meta.json `input.photo`)."""
+    if spec.photo == "mnist":
+        return normalize_digit(image)
+    if spec.photo == "fashion-mnist":
+        return normalize_fashion(image)
+    return resize_to(image, spec.height, spec.width)

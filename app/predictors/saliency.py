@@ -19,20 +19,25 @@ The gradient needs the committed module: the served one is frozen and optimized 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
 
 def gradient_times_input(
-    module: torch.jit.ScriptModule, images: list[np.ndarray], labels: list[int], device: torch.device
+    scores: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, labels: list[int], device: torch.device
 ) -> np.ndarray:
-    """Saliency maps [N, 28, 28] in [0, 1] for `images` (each 28×28, 0–255) and the classes they were given."""
-    x = torch.from_numpy(np.stack(images).astype(np.float32, copy=False)).unsqueeze(1).to(device).requires_grad_(True)
+    """Saliency maps [N, H, W] in [0, 1] for images `x` [N, C, H, W] (0–255) and the classes they were given.
+
+    `scores` maps the raw pixels to the class scores (the classifier's own normalization, then the network), so
+    the gradient is taken with respect to the pixels a client sent; a colour image's channels are summed."""
+    x = x.to(device).requires_grad_(True)
     with torch.enable_grad():
-        logits = module(x).float()
+        logits = scores(x)
         chosen = torch.as_tensor(labels, device=device)[:, None]
         logits.gather(1, chosen).sum().backward()
     assert x.grad is not None  # noqa: S101 - narrows the type; backward() filled it
-    contribution = (x.grad * x.detach()).squeeze(1).clamp(min=0)
+    contribution = (x.grad * x.detach()).sum(dim=1).clamp(min=0)
     peak = contribution.flatten(1).amax(dim=1).clamp(min=1e-12)[:, None, None]
     return (contribution / peak).cpu().numpy()

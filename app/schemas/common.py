@@ -45,6 +45,7 @@ class ErrorBody(BaseModel):
 _MEANINGS = {
     400: "Malformed body: not JSON, or a broken multipart form",
     401: "Missing or wrong X-API-Key (only when API_KEY is set)",
+    404: "No model of that name in the repository",
     408: "The request body did not arrive within BODY_TIMEOUT_S",
     413: "Input over a configured limit (body, image, list or CSV size)",
     415: "Unsupported Content-Type",

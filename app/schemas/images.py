@@ -1,36 +1,41 @@
-"""Schemas for the digit and fashion endpoints: JSON inputs and the answers."""
+"""Schemas of the image-classification endpoints: JSON inputs and the answers, built for each model's spec.
+
+A model's images are H×W (one channel) or H×W×C pixels, 0–255 (meta.json's input); its classes may have
+names (in English, and Chinese). The schemas follow: a Kaggle row of H·W·C values or an encoded image in,
+the label, confidence, every probability and the class names out.
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-from app.schemas import image_examples as ex
+from app.schemas.model_meta import ImageSpec
 from app.schemas.pixels import out_of_range
 
 
-class ImageInput(BaseModel):
-    """One image: either a Kaggle row of 784 pixels, or an encoded image file in base64."""
+def size_text(spec: ImageSpec) -> str:
+    grid = f"{spec.height}×{spec.width}"
+    return grid if spec.channels == 1 else f"{grid}×{spec.channels}"
+
+
+class ImageInputBase(BaseModel):
+    """One image: either a Kaggle row of pixels, or an encoded image file in base64."""
 
     # strict: a pixel is a JSON number, not "12" or true (what the schema says, and what a fuzzer checks).
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    pixels: list[float] | None = Field(
-        None,
-        description="784 grayscale values 0–255, row-major 28×28, light ink on dark background — a row of "
-        "Kaggle's CSV without its label. Used as is (it is already in the model's format).",
-        min_length=784,
-        max_length=784,
-    )
+    pixels: list[float] | None
     image: str | None = Field(
         None,
         description="A PNG/JPEG/GIF/BMP/WebP/TIFF file, base64-encoded (a `data:image/...;base64,` prefix is "
-        "fine). Any size and either polarity: it is normalized the way the dataset was made.",
+        "fine). Any size: it is prepared the way the model's dataset was made.",
     )
 
     @model_validator(mode="after")
-    def exactly_one_input(self) -> ImageInput:
+    def exactly_one_input(self) -> ImageInputBase:
         if (self.pixels is None) == (self.image is None):
             raise ValueError("give exactly one of `pixels` or `image`")
         return self
@@ -44,46 +49,62 @@ class ImageInput(BaseModel):
         return pixels
 
 
+@lru_cache(maxsize=64)
+def image_input_model(spec: ImageSpec, title: str = "ImageInput") -> type[ImageInputBase]:
+    """The JSON input of one image for this spec: `pixels` of exactly H·W·C values, or `image`."""
+    layout = "grayscale values" if spec.channels == 1 else f"values, {spec.channels} per pixel (channels last)"
+    pixels = Field(
+        None,
+        description=f"{spec.pixels} {layout} 0–255, row-major {size_text(spec)} as in the model's dataset — a row of "
+        "a Kaggle CSV without its label. Used as is (it is already in the model's format).",
+        min_length=spec.pixels,
+        max_length=spec.pixels,
+    )
+    model = create_model(title, __base__=ImageInputBase, pixels=(list[float] | None, pixels))
+    model.__doc__ = ImageInputBase.__doc__
+    return model
+
+
 class Explanation(BaseModel):
     """Added to an answer when the request asks `explain=true`."""
 
     saliency: list[list[float]] | None = Field(
         None,
-        description="28×28, 0–1: how much each pixel drove the predicted class (gradient × input of its score, "
+        description="H×W, 0–1: how much each pixel drove the predicted class (gradient × input of its score, "
         "positive part, scaled so the largest is 1)",
     )
-    input: list[list[int]] | None = Field(
-        None, description="28×28, 0–255: the image the model saw, after normalization (rounded; usable as `pixels`)"
+    input: list[Any] | None = Field(
+        None, description="The image the model saw, 0–255, after preparation (rounded; usable as `pixels`)"
     )
 
 
-class DigitPrediction(Explanation):
-    label: int = Field(description="The predicted digit, 0–9", examples=[7])
-    confidence: float = Field(description="Probability of the predicted digit", examples=[0.998])
-    probabilities: list[float] = Field(description="Probability of each digit 0–9 (sums to 1)")
-    model_version: str = Field(description="Version of the model that answered")
+@lru_cache(maxsize=64)
+def prediction_model(spec: ImageSpec, title: str = "ImagePrediction") -> type[BaseModel]:
+    """The answer for one image: what ImageClassifier.describe writes, as this model's classes have it."""
+    classes = len(spec.classes)
+    fields: dict[str, Any] = {
+        "label": (int, Field(description=f"The predicted class id, 0–{classes - 1}", examples=[0])),
+        "confidence": (float, Field(description="Probability of the predicted class", examples=[0.98])),
+        "probabilities": (list[float], Field(description=f"Probability of each class 0–{classes - 1} (sums to 1)")),
+    }
+    if spec.named_classes:
+        fields["class_name"] = (str, Field(description="Class name in English", examples=[spec.classes[0]]))
+    if spec.classes_zh is not None:
+        fields["class_name_zh"] = (str, Field(description="Class name in Chinese", examples=[spec.classes_zh[0]]))
+    fields["model_version"] = (str, Field(description="Version of the model that answered"))
+    return create_model(title, __base__=Explanation, **fields)
 
 
-class FashionPrediction(Explanation):
-    label: int = Field(description="The predicted class id, 0–9", examples=[9])
-    class_name: str = Field(description="Class name in English", examples=["Ankle boot"])
-    class_name_zh: str = Field(description="Class name in Chinese (as in the course)", examples=["靴子"])
-    confidence: float = Field(description="Probability of the predicted class", examples=[0.97])
-    probabilities: list[float] = Field(description="Probability of each class 0–9 (sums to 1)")
-    model_version: str = Field(description="Version of the model that answered")
-
-
-def json_examples(pixels: list[int], png_base64: str) -> dict[str, Any]:
+def json_examples(pixels: list[int] | None, png_base64: str | None) -> dict[str, Any]:
     """Named OpenAPI examples (Swagger offers them in a drop-down) for the JSON body."""
-    return {
-        "pixels": {"summary": "A Kaggle CSV row (784 pixels)", "value": {"pixels": pixels}},
-        "image": {"summary": "A base64 PNG, dark on white, 56×56", "value": {"image": png_base64}},
-        "list": {
+    examples: dict[str, Any] = {}
+    if pixels is not None:
+        examples["pixels"] = {"summary": f"A Kaggle CSV row ({len(pixels)} pixels)", "value": {"pixels": pixels}}
+    if png_base64 is not None:
+        examples["image"] = {"summary": "A base64 PNG (a photo or a drawing)", "value": {"image": png_base64}}
+    if pixels is not None and png_base64 is not None:
+        examples["list"] = {
             "summary": "A list of inputs → a list of answers",
             "value": [{"pixels": pixels}, {"image": png_base64}],
-        },
-    }
-
-
-DIGIT_EXAMPLES = json_examples(ex.DIGIT_PIXELS, ex.DIGIT_PNG_BASE64)
-FASHION_EXAMPLES = json_examples(ex.FASHION_PIXELS, ex.FASHION_PNG_BASE64)
+        }
+    return examples

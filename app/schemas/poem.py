@@ -46,10 +46,11 @@ class PoemRequest(BaseModel):
         description=f"Sampling temperature, {MIN_TEMPERATURE}–{MAX_TEMPERATURE:g}: lower is safer, higher is bolder.",
     )  # fmt: skip
     top_k: int = Field(20, ge=1, le=500, description="Sample only among the k most likely characters.")
-    rhyme: Literal["pingshui", "xinyun", "none"] = Field(
-        "pingshui",
+    rhyme: Literal["pingshui", "xinyun", "none"] | None = Field(
+        None,
         description="The even lines end in one rhyme group, no rhyme character twice; odd lines after the first end "
-        "oblique. pingshui = 平水韵 (Tang regulated verse), xinyun = 中华新韵 (modern Mandarin), none = free.",
+        "oblique. pingshui = 平水韵 (Tang regulated verse), xinyun = 中华新韵 (modern Mandarin), none = free. "
+        "Omitted: pingshui for a model with rhyme tables (the committed poem model), none for one without.",
     )
     tones: Literal["none", "loose", "strict"] = Field(
         "none",

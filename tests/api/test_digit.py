@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.schemas.image_examples import DIGIT_LABEL, DIGIT_PIXELS, DIGIT_PNG_BASE64
 from tests.api.conftest import DATA, assert_error
 from tests.api.helpers import (
     assert_classification,
@@ -22,6 +21,7 @@ from tests.api.helpers import (
     upload_accuracy,
 )
 from training.data.images import read_image_csv
+from training.image_examples import DIGIT_LABEL, DIGIT_PIXELS, DIGIT_PNG_BASE64
 
 PATH = "/predict/digit"
 BATCH = "/predict/digit/batch"

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from app.schemas.images import ImageInput
+from app.schemas.images import ImageInputBase
 from app.schemas.poem import PoemRequest
 from tools.error_codes import ROOT, chinese_texts, emitted_codes, untranslated
 
@@ -73,7 +73,7 @@ def test_every_text_is_chinese():
 
 def test_every_request_field_of_poems_and_images_has_a_chinese_name():
     names = TEXTS["fields"]
-    missing = [f for f in [*PoemRequest.model_fields, *ImageInput.model_fields] if f not in names]
+    missing = [f for f in [*PoemRequest.model_fields, *ImageInputBase.model_fields] if f not in names]
     assert missing == []
 
 

@@ -7,9 +7,9 @@ import pytest
 
 from app.core.config import Settings
 from app.main import create_app
-from app.schemas.image_examples import DIGIT_PIXELS
 from tests.api.conftest import MODELS, assert_error, make_client
 from tests.api.helpers import read_events, upload
+from training.image_examples import DIGIT_PIXELS
 
 INTERNAL_ERROR = {"detail": "internal server error", "code": "internal_error"}
 TAGS = {
@@ -21,6 +21,10 @@ TAGS = {
     ("/predict/house-price/batch", "post"): ["house-price"],
     ("/generate/poem", "post"): ["poem"],
     ("/generate/poem/stream", "post"): ["poem"],
+    ("/predict/{name}", "post"): ["any model"],
+    ("/predict/{name}/batch", "post"): ["any model"],
+    ("/generate/{name}", "post"): ["any model"],
+    ("/generate/{name}/stream", "post"): ["any model"],
     ("/health/live", "get"): ["health"],
     ("/health/ready", "get"): ["health"],
     ("/models", "get"): ["models"],
@@ -38,8 +42,8 @@ TAGS = {
         ("/v2/models/{name}/versions/{version}/ready", "get"),
         ("/v2/models/{name}/infer", "post"),
         ("/v2/models/{name}/versions/{version}/infer", "post"),
-        ("/v2/models/poem/generate", "post"),
-        ("/v2/models/poem/generate_stream", "post"),
+        ("/v2/models/{name}/generate", "post"),
+        ("/v2/models/{name}/generate_stream", "post"),
         ("/v2/repository/index", "post"),
         ("/v2/repository/models/{name}/load", "post"),
         ("/v2/repository/models/{name}/unload", "post"),
@@ -125,13 +129,14 @@ def test_an_error_during_a_poem_stream_is_reported_in_band_and_logged(fresh_clie
 
 
 def test_unknown_path_is_404_and_wrong_method_405_in_the_error_shape(client):
-    response = client.get("/predict/cat")
+    response = client.get("/predict-nothing/cat")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found", "code": "not_found"}
-    response = client.get("/predict/digit")
-    assert response.status_code == 405
-    assert response.json() == {"detail": "Method Not Allowed", "code": "method_not_allowed"}
-    assert response.headers["allow"] == "POST"
+    for path in ("/predict/digit", "/predict/cat"):  # /predict/{name} answers POST for any name (404 if unknown)
+        response = client.get(path)
+        assert response.status_code == 405
+        assert response.json() == {"detail": "Method Not Allowed", "code": "method_not_allowed"}
+        assert response.headers["allow"] == "POST"
 
 
 def test_endless_chunked_body_is_cut_off_as_soon_as_it_passes_the_limit():
@@ -203,14 +208,15 @@ def test_every_json_example_in_the_docs_works(client, openapi):
     assert sorted((path, name) for path, name, _ in examples) == [
         ("/generate/poem", "schema example 0"),
         ("/generate/poem/stream", "schema example 0"),
+        ("/generate/{name}", "schema example 0"), ("/generate/{name}/stream", "schema example 0"),
         ("/predict/digit", "image"), ("/predict/digit", "list"), ("/predict/digit", "pixels"),
         ("/predict/fashion", "image"), ("/predict/fashion", "list"), ("/predict/fashion", "pixels"),
         ("/predict/house-price", "list"), ("/predict/house-price", "one"), ("/predict/house-price", "sparse"),
-        ("/v2/models/poem/generate", "spring"), ("/v2/models/poem/generate_stream", "spring"),
+        ("/v2/models/{name}/generate", "spring"), ("/v2/models/{name}/generate_stream", "spring"),
     ]  # fmt: skip
     failures = []
     for path, name, value in examples:
-        response = client.post(path, json=value)
+        response = client.post(path.replace("{name}", "poem"), json=value)  # the any-model routes: the poem's
         if response.status_code != 200:
             failures.append((path, name, response.status_code, response.text[:200]))
     assert failures == []

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from app.schemas.image_examples import DIGIT_PIXELS, DIGIT_PNG_BASE64, FASHION_PIXELS
 from tests.api.conftest import DATA, assert_error, make_client
 from tests.api.helpers import upload
 from training.data.images import read_image_csv
+from training.image_examples import DIGIT_PIXELS, DIGIT_PNG_BASE64, FASHION_PIXELS
 
 
 def explained(client, path: str, **request) -> dict:

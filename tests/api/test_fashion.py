@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.schemas.image_examples import FASHION_LABEL, FASHION_PIXELS, FASHION_PNG_BASE64
 from tests.api import helpers
 from tests.api.conftest import DATA, assert_error
 from training.data.images import read_image_csv
+from training.image_examples import FASHION_LABEL, FASHION_PIXELS, FASHION_PNG_BASE64
 
 PATH = "/predict/fashion"
 BATCH = "/predict/fashion/batch"

@@ -10,11 +10,10 @@ import pytest
 import torch
 
 from app.models.torchscript import load_torchscript
-from app.predictors.house_features import transform
-from app.schemas.house import EXAMPLE
-from app.schemas.house_columns import RANGES_FILE
+from app.predictors.tabular_features import transform
 from tests.api.conftest import DATA, MODELS, assert_error, make_client
 from tests.api.helpers import csv_bytes, model_version, post_json_text, read_csv_answer, upload
+from training.house_columns import EXAMPLE, RANGES_FILE
 from training.house_ranges import compute_ranges
 
 PATH = "/predict/house-price"

@@ -1,16 +1,20 @@
 """The fast lanes for Kaggle rows: JSON checked by numpy, and raw uint8 bytes — same answers, same refusals."""
 
+import json
+
 import numpy as np
 import pytest
 
 from app.api.pixels import rows_from_json
-from app.schemas.image_examples import DIGIT_PIXELS, FASHION_PIXELS
-from tests.api.conftest import DATA, assert_error
+from app.schemas.model_meta import read_spec
+from tests.api.conftest import DATA, ROOT, assert_error
 from tests.api.helpers import post_json_text
 from training.data.images import read_image_csv
+from training.image_examples import DIGIT_PIXELS, FASHION_PIXELS
 
 OCTET = {"content-type": "application/octet-stream"}
 EXAMPLES = {"digit": DIGIT_PIXELS, "fashion": FASHION_PIXELS}
+DIGIT = read_spec(json.loads((ROOT / "models/digit/meta.json").read_text(encoding="utf-8")))  # 28×28, one channel
 
 
 @pytest.fixture(scope="module")
@@ -97,19 +101,19 @@ def test_values_just_outside_the_range_still_get_the_precise_422(client, value, 
     ],
 )
 def test_the_fast_lane_hands_everything_unusual_to_full_validation(payload):
-    assert rows_from_json(payload, limit=2) is None
+    assert rows_from_json(payload, limit=2, spec=DIGIT) is None
 
 
 def test_the_fast_lane_leaves_booleans_to_validation():
     # numpy reads [0, true] as [0, 1]: the raw body is what shows the boolean.
-    assert rows_from_json({"pixels": [0] * 784}, limit=2, body=b'{"pixels": [true, 0]}') is None
+    assert rows_from_json({"pixels": [0] * 784}, limit=2, spec=DIGIT, body=b'{"pixels": [true, 0]}') is None
 
 
 def test_the_fast_lane_takes_one_row_or_a_list_of_rows():
-    images, single = rows_from_json({"pixels": DIGIT_PIXELS}, limit=2)
+    images, single = rows_from_json({"pixels": DIGIT_PIXELS}, limit=2, spec=DIGIT)
     assert single and len(images) == 1 and images[0].dtype == np.float32 and images[0].shape == (28, 28)
     assert images[0].reshape(-1).tolist() == [float(p) for p in DIGIT_PIXELS]
-    images, single = rows_from_json([{"pixels": DIGIT_PIXELS}, {"pixels": FASHION_PIXELS}], limit=2)
+    images, single = rows_from_json([{"pixels": DIGIT_PIXELS}, {"pixels": FASHION_PIXELS}], limit=2, spec=DIGIT)
     assert not single and len(images) == 2
 
 

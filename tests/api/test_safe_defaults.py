@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from app.api.security import key_identity
 from app.core.config import Settings
-from app.schemas.image_examples import DIGIT_LABEL, DIGIT_PIXELS
 from tests.api.conftest import MODELS, assert_error, make_client
 from tests.api.test_v2_protocol import assert_v2_error
+from training.image_examples import DIGIT_LABEL, DIGIT_PIXELS
 
 DIGIT = {"pixels": DIGIT_PIXELS}
 LOAD, UNLOAD = "/v2/repository/models/digit/load", "/v2/repository/models/digit/unload"

@@ -10,8 +10,8 @@ import struct
 import numpy as np
 import pytest
 
-from app.schemas.image_examples import DIGIT_LABEL, DIGIT_PIXELS
 from tests.api.conftest import MODELS, make_client
+from training.image_examples import DIGIT_LABEL, DIGIT_PIXELS
 
 INFER = "/v2/models/digit/infer"
 

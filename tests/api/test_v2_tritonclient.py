@@ -16,10 +16,10 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from app.schemas.house_columns import COLUMNS
 from tests.api.conftest import DATA
 from tests.deploy.live_server import serving
 from training.data.images import read_image_csv
+from training.house_columns import COLUMNS
 
 pytestmark = pytest.mark.live
 

@@ -11,7 +11,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from app import __version__
-from app.schemas.image_examples import DIGIT_PNG_BASE64
 from tests.browser.chromium import (
     failed_loads,
     forget_history,
@@ -21,6 +20,7 @@ from tests.browser.chromium import (
     wait_for,
 )
 from tests.deploy.live_server import serving
+from training.image_examples import DIGIT_PNG_BASE64
 
 pytestmark = pytest.mark.browser
 
@@ -86,7 +86,7 @@ def test_docs_lists_every_operation_and_loads_nothing_from_outside(server, brows
     }  # fmt: skip
     documented = {(m, p) for p, ops in httpx.get(f"{server.url}/openapi.json").json()["paths"].items() for m in ops}
     assert shown == documented
-    assert len(documented) == 27  # 13 of our own, 14 of the Open Inference Protocol
+    assert len(documented) == 31  # 13 of our own, 4 for any model by name, 14 of the Open Inference Protocol
     sent = requested_urls(browser)
     assert f"{server.url}/static/vendor/swagger-ui-dist/swagger-ui-bundle.js" in sent
     assert sent_outside(sent, server.url) == []
@@ -131,7 +131,7 @@ def test_redoc_renders_every_operation_offline(server, browser):
     title = wait_for(browser, ".api-info h1")
     assert title.text == f"dlserve ({__version__})"
     WebDriverWait(browser, 30).until(
-        lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-section-id^='operation/']")) == 27
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-section-id^='operation/']")) == 31
     )
     sent = requested_urls(browser)
     assert f"{server.url}/static/vendor/redoc/redoc.standalone.js" in sent

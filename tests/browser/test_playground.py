@@ -8,6 +8,7 @@ checked against the API's own answer for the same input. A failed test saves a s
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import httpx
@@ -192,6 +193,47 @@ def test_an_uploaded_photo_is_classified(page, playground_server, tmp_path):
     assert expected["class_name"] == FASHION_NAMES[labels[0]]
     top = page.find_elements(By.CSS_SELECTOR, f"{tid('fashion-top')} li")
     assert len(top) == 3 and top[0].text.startswith(expected["class_name"])
+    choice = Select(page.find_element(By.CSS_SELECTOR, tid("fashion-model")))  # every image classifier, its own first
+    assert [o.get_attribute("value") for o in choice.options] == ["digit", "fashion"]
+    assert choice.first_selected_option.get_attribute("value") == "fashion"
+
+
+@pytest.fixture(scope="module")
+def repository_server(tmp_path_factory):
+    """The committed models plus `clothes`: a folder holding the fashion network under classes named C0–C9."""
+    models = tmp_path_factory.mktemp("repository")
+    for name in ("digit", "fashion", "house", "poem"):
+        (models / name).symlink_to(ROOT / "models" / name)
+    (models / "clothes").mkdir()
+    network = (ROOT / "models" / "fashion" / "model.pt").read_bytes()
+    (models / "clothes" / "model.pt").write_bytes(network)
+    meta = {"task": "image-classification", "sha256": hashlib.sha256(network).hexdigest(),
+            "input": {"shape": [-1, 1, 28, 28], "photo": "fashion-mnist"},
+            "output": {"classes": [f"C{i}" for i in range(10)]}}  # fmt: skip
+    (models / "clothes" / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with serving(tmp_path_factory.mktemp("repository-server") / "server.log", MODEL_DIR=str(models)) as live:
+        yield live
+
+
+def test_the_clothing_panel_lists_every_image_classifier_and_uses_the_chosen_one(repository_server, browser, tmp_path):
+    images, labels = read_image_csv(ROOT / "data" / "fashion-mnist" / "fashion-mnist_test.csv", require_label=True)
+    path = tmp_path / "item.png"
+    Image.fromarray(images[0]).save(path)
+    browser.get("about:blank")
+    browser.get(f"{repository_server.url}/#fashion")
+    choice = wait_for(browser, f"{tid('fashion-model')} option[value='clothes']").find_element(By.XPATH, "..")
+    assert {o.get_attribute("value") for o in choice.find_elements(By.TAG_NAME, "option")} == {
+        "clothes",
+        "digit",
+        "fashion",
+    }
+    assert choice.is_displayed()
+    Select(choice).select_by_value("clothes")
+    before = answers(browser, "fashion")
+    browser.find_element(By.CSS_SELECTOR, tid("fashion-file")).send_keys(str(path))
+    settled(browser, "fashion", before)
+    assert text_of(browser, "fashion-error") == ""
+    assert text_of(browser, "fashion-label") == f"C{labels[0]}"  # the clothes model's class names: it answered
 
 
 def upload_a_text_file_as_photo(driver, tmp_path) -> None:

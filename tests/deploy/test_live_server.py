@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton
 
-from app.schemas.image_examples import DIGIT_PIXELS
 from tests.deploy.live_server import LiveServer, request_being_read
+from training.image_examples import DIGIT_PIXELS
 
 pytestmark = pytest.mark.live
 

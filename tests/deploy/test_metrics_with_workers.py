@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.schemas.image_examples import DIGIT_PIXELS
 from tests.deploy.live_server import LiveServer
 from tests.deploy.test_live_server import metric
+from training.image_examples import DIGIT_PIXELS
 
 pytestmark = pytest.mark.live
 

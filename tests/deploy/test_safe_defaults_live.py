@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.schemas.image_examples import DIGIT_PIXELS
 from tests.deploy.live_server import ROOT, LiveServer, serving
+from training.image_examples import DIGIT_PIXELS
 
 pytestmark = pytest.mark.live
 

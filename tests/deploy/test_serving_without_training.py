@@ -12,9 +12,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from app.schemas.house import EXAMPLE
-from app.schemas.image_examples import DIGIT_PIXELS, FASHION_PIXELS
 from tests.deploy.live_server import ROOT, LiveServer
+from training.house_columns import EXAMPLE
+from training.image_examples import DIGIT_PIXELS, FASHION_PIXELS
 
 pytestmark = pytest.mark.live
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.schemas.house_columns import COLUMNS
-from app.schemas.image_examples import DIGIT_LABEL, DIGIT_PIXELS
+from training.house_columns import COLUMNS
+from training.image_examples import DIGIT_LABEL, DIGIT_PIXELS
 
 KIND = {name: kind for name, kind, _ in COLUMNS}
 HOUSE_ROWS = {

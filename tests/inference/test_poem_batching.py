@@ -15,6 +15,7 @@ import torch
 
 from app.models.optimize import optimize_for_serving
 from app.models.poem_scheduler import DONE, PoemScheduler
+from app.models.registry import probe_of
 from app.models.torchscript import load_torchscript
 from app.predictors.poem_generation import PoemGenerator, PoemSpec
 from app.predictors.rhymes import RHYMES_FILE, load_rhyme_tables
@@ -30,7 +31,7 @@ def generator():
     folder = MODELS / "poem"
     vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
     module = load_torchscript(str(folder / "model.pt"), map_location="cpu").eval()
-    served, _ = optimize_for_serving("poem", module, vocab, torch.device("cpu"))  # as the service runs it
+    served, _ = optimize_for_serving("poem", module, probe_of(folder), torch.device("cpu"))  # as the service runs it
     tables = load_rhyme_tables(json.loads((folder / RHYMES_FILE).read_text(encoding="utf-8")))
     return PoemGenerator(served, vocab["tokens"], "cpu", tables)
 

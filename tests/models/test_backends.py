@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from app.models.backends import OnnxModule, choose_backend
-from app.models.registry import load_prepared
+from app.models.registry import load_prepared, probe_of
 from app.models.torchscript import load_torchscript
 from tests.api.conftest import MODELS
 from training.data.images import read_image_csv
@@ -120,7 +120,8 @@ def test_a_missing_file_or_a_garbage_one_is_refused(digit_copy):
 def test_onnx_runtime_is_not_used_on_another_device():
     committed = load_torchscript(str(MODELS / "digit" / "model.pt"), map_location="cpu")
     meta = json.loads((MODELS / "digit" / "meta.json").read_text(encoding="utf-8"))
-    module, backend = choose_backend("digit", "onnxruntime", MODELS / "digit", meta, None, torch.device("meta"),
+    module, backend = choose_backend("digit", "onnxruntime", MODELS / "digit", meta, probe_of(MODELS / "digit"),
+                                     torch.device("meta"),
                                      lambda: committed, committed)  # fmt: skip
     assert module is committed and "CPU only" in backend.why
 

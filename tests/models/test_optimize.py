@@ -1,15 +1,15 @@
 """Start-up optimization: used only when it answers like the committed module, on probes and on real test sets."""
 
-import json
 import logging
 
 import torch
 
 from app.models import optimize
 from app.models.optimize import difference, image_probe, optimize_for_serving
+from app.models.registry import probe_of
 from app.models.torchscript import load_torchscript
-from app.schemas.image_examples import DIGIT_PIXELS
 from tests.api.conftest import MODELS
+from training.image_examples import DIGIT_PIXELS
 
 CPU = torch.device("cpu")
 
@@ -22,9 +22,8 @@ def committed(name: str) -> torch.jit.ScriptModule:
 
 
 def test_the_optimized_poem_model_keeps_initial_hidden_and_its_outputs():
-    vocab = json.loads((MODELS / "poem" / "vocab.json").read_text(encoding="utf-8"))
     module = committed("poem")
-    served, optimized = optimize_for_serving("poem", module, vocab, CPU)
+    served, optimized = optimize_for_serving("poem", module, probe_of(MODELS / "poem"), CPU)
     assert optimized
     tokens = torch.tensor([[1, 5, 9, 200, 3000]])
     with torch.inference_mode():
@@ -35,7 +34,7 @@ def test_the_optimized_poem_model_keeps_initial_hidden_and_its_outputs():
 
 def test_the_house_model_is_served_as_committed():
     module = committed("house")
-    assert optimize_for_serving("house", module, None, CPU) == (module, False)
+    assert optimize_for_serving("house", module, probe_of(MODELS / "house"), CPU) == (module, False)
 
 
 def test_an_optimizer_that_changes_answers_is_not_used_and_says_why(monkeypatch, caplog):
@@ -47,7 +46,7 @@ def test_an_optimizer_that_changes_answers_is_not_used_and_says_why(monkeypatch,
 
     monkeypatch.setattr(optimize.torch.jit, "optimize_for_inference", lambda m, other_methods=None: Skewed())
     with caplog.at_level(logging.WARNING, logger="dlserve.models"):
-        served, optimized = optimize_for_serving("digit", module, None, CPU)
+        served, optimized = optimize_for_serving("digit", module, probe_of(MODELS / "digit"), CPU)
     assert served is module and not optimized
     assert "model digit is served as committed, not optimized:" in caplog.text
     assert "labels changed" in caplog.text
@@ -60,7 +59,7 @@ def test_an_optimizer_that_fails_leaves_the_committed_module_in_service(monkeypa
     monkeypatch.setattr(optimize.torch.jit, "optimize_for_inference", broken)
     module = committed("fashion")
     with caplog.at_level(logging.WARNING, logger="dlserve.models"):
-        assert optimize_for_serving("fashion", module, None, CPU) == (module, False)
+        assert optimize_for_serving("fashion", module, probe_of(MODELS / "fashion"), CPU) == (module, False)
     assert "optimization failed (RuntimeError: unsupported operator)" in caplog.text
 
 
@@ -74,7 +73,8 @@ def test_difference_names_label_changes_value_gaps_and_nan():
 
 
 def test_image_probe_is_a_deterministic_batch_of_valid_images():
-    probe = image_probe(DIGIT_PIXELS)
+    spec = probe_of(MODELS / "digit").spec
+    probe = image_probe(spec, DIGIT_PIXELS)
     assert probe.shape == (64, 1, 28, 28)
     assert float(probe.min()) >= 0 and float(probe.max()) <= 255
-    assert torch.equal(probe, image_probe(DIGIT_PIXELS))
+    assert torch.equal(probe, image_probe(spec, DIGIT_PIXELS))

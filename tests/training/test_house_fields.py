@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from app.models.registry import load_model
-from app.predictors.house import HousePricer
-from app.schemas.house_columns import COLUMNS
+from app.predictors.tabular import TabularRegressor
 from tests.api.conftest import DATA, MODELS
 from training.data.loaders import load_house
+from training.house_columns import COLUMNS
 from training.house_fields import CAPTIONS, FIELDS_FILE, MAIN_FIELDS, compute_fields, permutation_importance
 
 
@@ -23,7 +23,7 @@ def committed():
 def test_the_committed_form_matches_a_rebuild(committed):
     splits = load_house(DATA)
     loaded = load_model("house", MODELS / "house", torch.device("cpu"))
-    pricer = HousePricer(loaded.module, loaded.side, loaded.device)
+    pricer = TabularRegressor(loaded.module, loaded.side, loaded.device, transform="exp")
     holdout = splits.val.drop(columns=["Id", "SalePrice"])
     importance = permutation_importance(pricer, holdout, splits.val["SalePrice"].to_numpy(dtype=np.float64))
     assert compute_fields(splits.full_train, importance) == committed

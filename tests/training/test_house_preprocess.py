@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from app.predictors.house_features import MISSING_CATEGORY, category_text, transform
+from app.predictors.tabular_features import MISSING_CATEGORY, category_text, transform
 from training.data.loaders import load_house
 from training.house_preprocess import export_spec, fit_preprocessor, sklearn_transform
 

@@ -78,7 +78,7 @@ def test_quick_poem_model_steps_with_its_hidden_state(quick_runs):
 
 
 def test_quick_house_model_predicts_log_prices_from_preprocess_json(quick_runs):
-    from app.predictors.house_features import transform
+    from app.predictors.tabular_features import transform
     from training.data.loaders import load_house
 
     spec = json.loads((quick_runs / "house" / "preprocess.json").read_text(encoding="utf-8"))

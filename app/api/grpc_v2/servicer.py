@@ -14,23 +14,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager
 
 from app.api.grpc_v2 import grpc_predict_v2_pb2 as pb
 from app.api.grpc_v2 import grpc_predict_v2_pb2_grpc as pb_grpc
 from app.api.grpc_v2.calls import ADMIN_KEY, API_KEY, Call, streaming, unary
 from app.api.grpc_v2.tensors import infer_request, infer_response, parameters, text_response
-from app.api.routes.v2 import EXTENSIONS, known, serving
-from app.api.routes.v2_repository import reload, repository_index
+from app.api.routes.v2 import EXTENSIONS, known, model_metadata
+from app.api.routes.v2_repository import loadable, reload, repository_index
 from app.api.security import ADMIN_IDENTITY, check_api_key, check_model_control, identity
-from app.api.v2_models import INFER, metadata, poem_tensor_spec
+from app.api.v2_models import INFER, poem_tensor_spec
 from app.api.v2_tensors import InferRequest
 from app.core.client_limits import ClientLimits
 from app.core.config import Settings
 from app.core.errors import ServiceError, Unavailable
 from app.core.metrics import Metrics
 from app.inference import poems
+from app.inference.dataplane import Admission, DataPlane
 from app.models.service import ModelService
+from app.schemas.model_meta import TEXT
 
 Tensors = pb.ModelMetadataResponse.TensorMetadata
 
@@ -41,12 +43,13 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         *,
         settings: Settings,
         service: ModelService,
+        plane: DataPlane,
         metrics: Metrics,
         limits: ClientLimits,
         server_name: str,
         server_version: str,
     ) -> None:
-        self.settings, self.service, self.metrics, self.limits = settings, service, metrics, limits
+        self.settings, self.service, self.plane, self.metrics, self.limits = settings, service, plane, metrics, limits
         self.server_name, self.server_version = server_name, server_version
 
     # Health and metadata: open to anyone, as over REST.
@@ -61,7 +64,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @unary
     async def ModelReady(self, request: pb.ModelReadyRequest, call: Call) -> pb.ModelReadyResponse:
-        current = self.service.status(known(request.name)).serving
+        current = self.service.status(known(self.service, request.name)).serving
         ready = current is not None and request.version in ("", current.version)
         return pb.ModelReadyResponse(ready=ready)
 
@@ -71,7 +74,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @unary
     async def ModelMetadata(self, request: pb.ModelMetadataRequest, call: Call) -> pb.ModelMetadataResponse:
-        found = metadata(request.name, serving(self.service, request.name, request.version or None).version)
+        found = model_metadata(self.plane, request.name, request.version or None)
         return pb.ModelMetadataResponse(
             name=found["name"], versions=found["versions"], platform=found["platform"],
             inputs=[Tensors(**tensor) for tensor in found["inputs"]],
@@ -83,10 +86,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     def _check_key(self, call: Call) -> None:
         check_api_key(self.settings, call.metadata.get(API_KEY), sent_in=f"the {API_KEY} metadata")
 
-    def _poem_slot(self, call: Call, name: str) -> AbstractAsyncContextManager[None]:
-        if name != "poem":
-            return nullcontext()
-        return self.limits.hold("poem", identity(self.settings, call.metadata.get(API_KEY), call.address))
+    def _caller(self, call: Call) -> str:
+        return identity(self.settings, call.metadata.get(API_KEY), call.address)
 
     @staticmethod
     async def _tensors(request: pb.ModelInferRequest) -> InferRequest:
@@ -97,16 +98,17 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     @unary
     async def ModelInfer(self, request: pb.ModelInferRequest, call: Call) -> pb.ModelInferResponse:
         self._check_key(call)
-        name = call.model = request.model_name
-        serving(self.service, name, request.model_version or None)  # NOT_FOUND/UNAVAILABLE before the tensors
-        async with self._poem_slot(call, name):
-            return await self._infer(request, call)
+        call.model = request.model_name
+        # NOT_FOUND/UNAVAILABLE (and a poem's RESOURCE_EXHAUSTED) before the tensors are read.
+        async with self.plane.admit(known(self.service, request.model_name), self._caller(call),
+                                    version=request.model_version or None) as admission:  # fmt: skip
+            return await self._infer(request, admission, call)
 
-    async def _infer(self, request: pb.ModelInferRequest, call: Call) -> pb.ModelInferResponse:
+    async def _infer(self, request: pb.ModelInferRequest, admission: Admission, call: Call) -> pb.ModelInferResponse:
         """One request's tensors through the model, on one version from the tensors to the answer."""
         name, tensors = request.model_name, await self._tensors(request)
-        with self.service.hold(name) as current:
-            outputs = await INFER[name](current, tensors, self.settings)
+        with admission.hold() as current:
+            outputs = await INFER[current.task](current, tensors, self.settings)
             response = infer_response(name, current.version, outputs, tensors)
         call.batch_size = outputs[0].shape[0] if outputs and outputs[0].shape else 1
         return response
@@ -127,26 +129,27 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     async def _stream_one(self, request: pb.ModelInferRequest, call: Call) -> AsyncIterator[pb.ModelInferResponse]:
         name = request.model_name
-        current = serving(self.service, name, request.model_version or None)
-        if name != "poem":
-            yield await self._infer(request, call)
-            return
-        async with self._poem_slot(call, name):
+        async with self.plane.admit(known(self.service, name), self._caller(call),
+                                    version=request.model_version or None) as admission:  # fmt: skip
+            if self.service.status(name).task != TEXT:
+                yield await self._infer(request, admission, call)
+                return
             tensors = await self._tensors(request)
-            poem = poems.PoemStream(current, poem_tensor_spec(current, tensors, self.settings), streaming=True)
-            request_id = tensors.request_id
-            try:
-                async for event in poem.events():
-                    if isinstance(event, poems.PoemChar):
-                        call.first_char_ms = call.first_char_ms or poem.first_char_ms
-                        yield text_response(name, current.version, event.char, request_id)
-                    elif isinstance(event, poems.PoemDone):
-                        yield text_response(name, current.version, "", request_id, triton_final_response=True,
-                                            poem=event.poem["poem"], seed=event.poem["seed"])  # fmt: skip
-                    else:
-                        raise Unavailable(event.detail)
-            finally:
-                poem.close()  # a client that leaves mid-poem frees its row at the next pass
+            with admission.hold() as current:  # held from the tensors to the poem's last character
+                poem = poems.PoemStream(current, poem_tensor_spec(current, tensors, self.settings), streaming=True)
+                request_id = tensors.request_id
+                try:
+                    async for event in poem.events():
+                        if isinstance(event, poems.PoemChar):
+                            call.first_char_ms = call.first_char_ms or poem.first_char_ms
+                            yield text_response(name, current.version, event.char, request_id)
+                        elif isinstance(event, poems.PoemDone):
+                            yield text_response(name, current.version, "", request_id, triton_final_response=True,
+                                                poem=event.poem["poem"], seed=event.poem["seed"])  # fmt: skip
+                        else:
+                            raise Unavailable(event.detail)
+                finally:
+                    poem.close()  # a client that leaves mid-poem frees its row at the next pass
 
     # The model repository: the index is open; load and unload follow REST's rules exactly.
 
@@ -165,7 +168,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         self, request: pb.RepositoryModelLoadRequest, call: Call
     ) -> pb.RepositoryModelLoadResponse:
         async with self._admin(call):
-            call.model = known(request.model_name)
+            loadable(self.service, request.model_name)
+            call.model = request.model_name
             await reload(self.service, request.model_name, parameters(request.parameters))
         return pb.RepositoryModelLoadResponse()
 
@@ -174,6 +178,6 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         self, request: pb.RepositoryModelUnloadRequest, call: Call
     ) -> pb.RepositoryModelUnloadResponse:
         async with self._admin(call):
-            call.model = known(request.model_name)
+            call.model = known(self.service, request.model_name)
             await self.service.unload(request.model_name)
         return pb.RepositoryModelUnloadResponse()

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.api.deps import ServiceDep
-from app.models.registry import MODEL_NAMES
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -31,7 +30,7 @@ async def read_liveness() -> Response:
 @router.get("/ready", responses={503: {"description": "At least one model is not loaded and warmed"}})
 async def read_readiness(service: ServiceDep) -> JSONResponse:
     """200 only when every model is loaded and warmed; otherwise 503 naming the ones that are not, and why."""
-    statuses = [service.status(name) for name in MODEL_NAMES]
+    statuses = [service.status(name) for name in service.names]
     models = {s.name: "ready" if s.ready else f"down: {s.reason}" for s in statuses}
     down = [s for s in statuses if not s.ready]
     if not down:

@@ -7,8 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.api.deps import ServiceDep
-from app.core.errors import NotFound
-from app.models.registry import MODEL_NAMES
 from app.models.service import ModelService
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -19,7 +17,7 @@ SUMMARY_KEYS = ("version", "task", "metrics", "baseline", "input", "output", "sh
 def describe(service: ModelService, name: str, *, full: bool) -> dict[str, Any]:
     status = service.status(name)
     if status.serving is None:
-        return {"name": name, "status": "down", "reason": status.reason}
+        return {"name": name, "status": "down", "reason": status.reason, "task": status.task}
     loaded = status.serving.loaded
     meta = loaded.meta if full else {k: loaded.meta[k] for k in SUMMARY_KEYS if k in loaded.meta}
     return {
@@ -36,12 +34,12 @@ def describe(service: ModelService, name: str, *, full: bool) -> dict[str, Any]:
 @router.get("")
 async def read_models(service: ServiceDep) -> list[dict[str, Any]]:
     """Every model: status, version, device, load time, metrics against the course baseline, sha256, input spec."""
-    return [describe(service, name, full=False) for name in MODEL_NAMES]
+    return [describe(service, name, full=False) for name in service.names]
 
 
 @router.get("/{name}", responses={404: {"description": "No such model"}})
 async def read_model(name: str, service: ServiceDep) -> dict[str, Any]:
     """One model's full metadata (meta.json) with its status, device and load time."""
-    if name not in MODEL_NAMES:
-        raise NotFound(f"no model named {name!r}; the models are {', '.join(MODEL_NAMES)}")
+    if not service.knows(name):
+        raise service.unknown(name)
     return describe(service, name, full=True)

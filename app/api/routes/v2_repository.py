@@ -21,9 +21,11 @@ from app.api.routes.v2 import known
 from app.api.security import admin_identity, require_model_control
 from app.api.v2_tensors import as_object, bad, read_object
 from app.core.errors import BadRequest
-from app.models.registry import MODEL_NAMES, describe_failure
+from app.models.registry import describe_failure
+from app.models.repository import META
 from app.models.service import ModelService, Serving
 from app.schemas.common import error_responses
+from app.schemas.model_meta import NAME_PATTERN
 
 # The control check first: with MODEL_CONTROL=none the answer is the same whoever asks.
 ADMIN = [Depends(require_model_control), Depends(per_client("reload", identify=admin_identity))]
@@ -40,7 +42,7 @@ async def _parameters(request: Request) -> dict[str, Any]:
 def repository_index(service: ModelService, *, ready_only: bool = False) -> list[dict[str, Any]]:
     """Every model with its version and state (READY or UNAVAILABLE, with the reason): both doors' index."""
     index = []
-    for status in map(service.status, MODEL_NAMES):
+    for status in map(service.status, service.names):
         if status.serving is not None:
             index.append({"name": status.name, "version": status.serving.version, "state": "READY"})
         elif not ready_only:
@@ -48,9 +50,17 @@ def repository_index(service: ModelService, *, ready_only: bool = False) -> list
     return index
 
 
+def loadable(service: ModelService, name: str) -> None:
+    """A model of the repository, or a folder of MODEL_DIR with a meta.json that could become one; else 404."""
+    folder = service.settings.model_dir / name
+    if not (NAME_PATTERN.match(name) and (folder / META).is_file()):
+        known(service, name)
+
+
 async def reload(service: ModelService, name: str, parameters: dict[str, Any]) -> Serving:
-    """Load the model's folder again and swap it in (both doors); a BadRequest saying why when it cannot."""
-    known(name)
+    """Load the model's folder (again, or for the first time: a folder added to MODEL_DIR since start-up) and swap
+    it in (both doors); a BadRequest saying why when it cannot."""
+    loadable(service, name)
     if "config" in parameters or any(key.startswith("file:") for key in parameters):
         raise bad("dlserve loads models only from its MODEL_DIR: a configuration or files in the request are refused")
     previous = service.status(name).serving
@@ -73,7 +83,6 @@ async def read_repository_index(service: ServiceDep) -> list[dict[str, Any]]:
 async def load_model(name: str, request: Request, service: ServiceDep) -> dict[str, Any]:
     """Load the model's folder again from MODEL_DIR and swap it in once verified and warmed (in-flight requests
     finish on the old version; on failure the old version keeps serving)."""
-    known(name)
     serving = await reload(service, name, await _parameters(request))
     load_seconds = round(serving.loaded.load_seconds, 3)
     return {"name": name, "version": serving.version, "state": "READY", "load_seconds": load_seconds}
@@ -82,7 +91,7 @@ async def load_model(name: str, request: Request, service: ServiceDep) -> dict[s
 @router.post("/models/{name}/unload", dependencies=ADMIN, responses=ADMIN_ERRORS)
 async def unload_model(name: str, request: Request, service: ServiceDep) -> dict[str, Any]:
     """Take the model out of service until it is loaded again (its endpoints answer 503 saying so)."""
-    known(name)
+    known(service, name)
     await _parameters(request)
     await service.unload(name)
     return {"name": name, "state": "UNAVAILABLE"}

@@ -2,6 +2,7 @@
 import { LatestRequest, call, postFile } from "./api.js";
 import { currentLanguage } from "./i18n.js";
 import { showAnswer } from "./images.js";
+import { chosenModel, setUpModelChoice } from "./models.js";
 
 const TOP = 3;
 
@@ -14,9 +15,11 @@ const bars = document.getElementById("fashion-top");
 const seen = document.getElementById("fashion-input");
 const saliencyToggle = document.getElementById("fashion-saliency");
 const errorLine = document.getElementById("fashion-error");
+const modelChoice = document.getElementById("fashion-model");
 
 let classes = null; // {en: [...10], zh: [...10]} from the model's metadata
 let answer = null;
+let lastFile = null; // classified again when another model is chosen
 const requests = new LatestRequest(panel, errorLine);
 
 function className(index) {
@@ -44,7 +47,9 @@ async function classify(file) {
   preview.hidden = !file.type.startsWith("image/");
   if (!preview.hidden) preview.src = URL.createObjectURL(file);
   label.textContent = "…";
-  const outcome = await requests.run(() => postFile("predict/fashion?explain=true", file, file.name || "photo"));
+  lastFile = file;
+  const path = `predict/${chosenModel(modelChoice)}?explain=true`;
+  const outcome = await requests.run(() => postFile(path, file, file.name || "photo"));
   if (outcome === null) return; // a newer photo is on its way
   answer = outcome.answer;
   render();
@@ -52,7 +57,7 @@ async function classify(file) {
 
 async function loadClassNames() {
   try {
-    const meta = await (await call("models/fashion")).json();
+    const meta = await (await call(`models/${chosenModel(modelChoice)}`)).json();
     classes = { en: meta.output.classes, zh: meta.output.classes_zh };
   } catch {
     classes = null; // the answers still carry the top class's names; the bars show indices
@@ -83,4 +88,8 @@ export function setUpFashion() {
   saliencyToggle.addEventListener("change", render);
   document.addEventListener("languagechange", render);
   loadClassNames();
+  setUpModelChoice(modelChoice, "image-classification", "fashion", async () => {
+    await loadClassNames();
+    if (lastFile !== null) classify(lastFile);
+  });
 }

@@ -2,6 +2,7 @@
 import { ApiError, answered, call, readEvents, setBusy } from "./api.js";
 import { showError } from "./errors.js";
 import { t } from "./i18n.js";
+import { chosenModel, setUpModelChoice } from "./models.js";
 
 const form = document.getElementById("poem-form");
 const output = document.getElementById("poem-output");
@@ -10,6 +11,7 @@ const submit = document.getElementById("poem-submit");
 const temperature = document.getElementById("poem-temperature");
 const errorLine = document.getElementById("poem-error");
 const panel = document.getElementById("panel-poem");
+const modelChoice = document.getElementById("poem-model");
 
 let finished = null; // the `done` event of the last poem
 
@@ -53,7 +55,7 @@ async function write(event) {
   setBusy(panel);
   meta.textContent = t("working");
   try {
-    const response = await call("generate/poem/stream", {
+    const response = await call(`generate/${chosenModel(modelChoice)}/stream`, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify(poemRequest()),
@@ -81,6 +83,7 @@ async function write(event) {
 
 export function setUpPoem() {
   panel.dataset.busy = "false";
+  setUpModelChoice(modelChoice, "text-generation", "poem", () => {});
   form.addEventListener("submit", write);
   temperature.addEventListener("input", () => {
     document.getElementById("poem-temperature-value").textContent = temperature.value;

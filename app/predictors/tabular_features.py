@@ -1,4 +1,4 @@
-"""House features from Kaggle-named columns, by the plain-data spec in preprocess.json.
+"""Tabular features from named columns (the house model: Kaggle's), by the plain-data spec in preprocess.json.
 
 Training (training/house_preprocess.py) fits a scikit-learn ColumnTransformer and exports it as
 this spec — column order, fill values, means, scales, category lists; the server applies it here

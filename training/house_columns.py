@@ -1,12 +1,14 @@
-"""Kaggle's 79 house feature columns: name, kind and meaning; and where their plausible ranges live.
+"""Kaggle's 79 house feature columns: name, kind and meaning; where their plausible ranges live; an example.
 
-Kept apart from the request schema so that training/house_ranges.py can compute the ranges
-(app/schemas/house_ranges.json) from the columns without importing the schema that reads them.
+The server knows none of this by name: training/serving_meta.py writes it into the house model's meta.json
+(`input.columns`, `example`), which is what the server reads. training/house_ranges.py computes the ranges
+(training/house_ranges.json) from the columns.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 RANGES_FILE = Path(__file__).with_name("house_ranges.json")
 # Kinds whose bounds are natural, not learned from the data. Kaggle's own test.csv has GarageYrBlt
@@ -96,3 +98,86 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("SaleType", "text", "Sale type (WD, New, COD, …)"),
     ("SaleCondition", "text", "Sale condition (Normal, Abnorml, Partial, …)"),
 ]
+
+# The first row of Kaggle's test.csv: what Swagger's "Try it out" sends.
+EXAMPLE: dict[str, Any] = {
+    "MSSubClass": 20,
+    "MSZoning": "RH",
+    "LotFrontage": 80.0,
+    "LotArea": 11622,
+    "Street": "Pave",
+    "Alley": None,
+    "LotShape": "Reg",
+    "LandContour": "Lvl",
+    "Utilities": "AllPub",
+    "LotConfig": "Inside",
+    "LandSlope": "Gtl",
+    "Neighborhood": "NAmes",
+    "Condition1": "Feedr",
+    "Condition2": "Norm",
+    "BldgType": "1Fam",
+    "HouseStyle": "1Story",
+    "OverallQual": 5,
+    "OverallCond": 6,
+    "YearBuilt": 1961,
+    "YearRemodAdd": 1961,
+    "RoofStyle": "Gable",
+    "RoofMatl": "CompShg",
+    "Exterior1st": "VinylSd",
+    "Exterior2nd": "VinylSd",
+    "MasVnrType": None,
+    "MasVnrArea": 0.0,
+    "ExterQual": "TA",
+    "ExterCond": "TA",
+    "Foundation": "CBlock",
+    "BsmtQual": "TA",
+    "BsmtCond": "TA",
+    "BsmtExposure": "No",
+    "BsmtFinType1": "Rec",
+    "BsmtFinSF1": 468.0,
+    "BsmtFinType2": "LwQ",
+    "BsmtFinSF2": 144.0,
+    "BsmtUnfSF": 270.0,
+    "TotalBsmtSF": 882.0,
+    "Heating": "GasA",
+    "HeatingQC": "TA",
+    "CentralAir": "Y",
+    "Electrical": "SBrkr",
+    "1stFlrSF": 896,
+    "2ndFlrSF": 0,
+    "LowQualFinSF": 0,
+    "GrLivArea": 896,
+    "BsmtFullBath": 0.0,
+    "BsmtHalfBath": 0.0,
+    "FullBath": 1,
+    "HalfBath": 0,
+    "BedroomAbvGr": 2,
+    "KitchenAbvGr": 1,
+    "KitchenQual": "TA",
+    "TotRmsAbvGrd": 5,
+    "Functional": "Typ",
+    "Fireplaces": 0,
+    "FireplaceQu": None,
+    "GarageType": "Attchd",
+    "GarageYrBlt": 1961.0,
+    "GarageFinish": "Unf",
+    "GarageCars": 1.0,
+    "GarageArea": 730.0,
+    "GarageQual": "TA",
+    "GarageCond": "TA",
+    "PavedDrive": "Y",
+    "WoodDeckSF": 140,
+    "OpenPorchSF": 0,
+    "EnclosedPorch": 0,
+    "3SsnPorch": 0,
+    "ScreenPorch": 120,
+    "PoolArea": 0,
+    "PoolQC": None,
+    "Fence": "MnPrv",
+    "MiscFeature": None,
+    "MiscVal": 0,
+    "MoSold": 6,
+    "YrSold": 2010,
+    "SaleType": "WD",
+    "SaleCondition": "Normal",
+}

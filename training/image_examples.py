@@ -1,4 +1,4 @@
-"""Real examples for Swagger's "Try it out": one MNIST and one Fashion-MNIST test image.
+"""Real examples for Swagger's "Try it out" (written into meta.json): one MNIST and one Fashion-MNIST test image.
 
 Generated once from the test files (row 0 of each); the PNGs are the same images inverted (dark on
 white, as a photo or a drawing would be) and upscaled to 56×56, to show the normalization at work.
