@@ -68,8 +68,8 @@ def add_import_command(commands: Any) -> None:
     )  # fmt: skip
     imports.add_argument("name", help="the model's name: its folder and its paths (/predict/NAME)")
     imports.add_argument("source", type=Path, help="model.pt (TorchScript), model.onnx, or the .py defining it")
-    imports.add_argument("--task", default="image-classification", choices=["image-classification",
-                                                                           "tabular-regression"])  # fmt: skip
+    imports.add_argument("--task", default="image-classification",
+                         choices=["image-classification", "tabular-regression", "text-generation"])  # fmt: skip
     imports.add_argument(
         "--state-dict", type=Path, help="with a .py source: the weights (torch.save(net.state_dict()))"
     )
@@ -93,6 +93,9 @@ def add_import_command(commands: Any) -> None:
                               "preprocessing, fitted on them together")  # fmt: skip
     imports.add_argument("--target", default="SalePrice", help="tables: the column the network predicts")
     imports.add_argument("--id-column", default="Id", help="tables: the rows' id column")
+    imports.add_argument("--vocab", type=Path, help="characters: the course's vocab list (or word2idx) as JSON")
+    imports.add_argument("--rhymes", type=Path,
+                         help="characters: rhyme tables for regulated verse (models/poem/rhymes.json)")  # fmt: skip
     imports.add_argument("--version", default="1")
     imports.add_argument("--model-dir", type=Path, help="the model repository (MODEL_DIR; default models/)")
     imports.add_argument("--force", action="store_true", help="replace a model folder of that name")
@@ -123,6 +126,7 @@ def _names(text: str | None) -> list[str] | None:
 def run_import(args: argparse.Namespace) -> int:
     """`dlserve import`: 0 and the folder written, or 2 and why nothing was."""
     from app.models.import_tabular import TabularImport, import_tabular_regressor  # torch: only here
+    from app.models.import_text import TextImport, import_text_generator
     from app.models.importer import ImageImport, ImportRefused, import_image_classifier
 
     network = {"name": args.name, "source": args.source, "state_dict": args.state_dict, "class_name": args.class_name,
@@ -133,6 +137,10 @@ def run_import(args: argparse.Namespace) -> int:
             request = TabularImport(**network, tables=args.columns_from, target=args.target, id_column=args.id_column)
             folder = import_tabular_regressor(request, model_dir, force=args.force)
             what = f"{len(json.loads((folder / 'preprocess.json').read_text(encoding='utf-8'))['columns'])} columns"
+        elif args.task == "text-generation":
+            request = TextImport(**network, vocab=args.vocab, rhymes=args.rhymes)
+            folder = import_text_generator(request, model_dir, force=args.force)
+            what = f"{json.loads((folder / 'vocab.json').read_text(encoding='utf-8'))['size']} tokens"
         else:
             if not args.classes or args.input_shape is None or len(args.input_shape) != 3:
                 raise ImportRefused("an image classifier needs --classes and --input-shape C,H,W")
@@ -146,9 +154,10 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"dlserve import: refused: {exc}", file=sys.stderr)
         return 2
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    door = "generate" if args.task == "text-generation" else "predict"
     print(
         f"{folder}: {meta['artifact']} (sha256 {meta['sha256'][:12]}…), {what}; answers like {args.source.name} "
-        f"on its probe inputs. Served at /predict/{args.name} after the next start, or now: "
+        f"on its probe inputs. Served at /{door}/{args.name} after the next start, or now: "
         f"POST /v2/repository/models/{args.name}/load"
     )
     return 0

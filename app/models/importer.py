@@ -208,13 +208,18 @@ def _eager(request: Network) -> torch.nn.Module:
     return network.eval()
 
 
+def reason(exc: Exception, limit: int = 200) -> str:
+    """An exception as one line: its type and the first line of its message that says something."""
+    said = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {said[:limit]}" if said else type(exc).__name__
+
+
 def answers(network: Any, inputs: torch.Tensor, what: str, given: str = "") -> torch.Tensor:
     try:
         with torch.inference_mode():
             out = network(inputs)
     except Exception as exc:  # the network does not take this input shape
-        raise ImportRefused(f"{what} does not take {given} as given "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from exc  # fmt: skip
+        raise ImportRefused(f"{what} does not take {given} as given ({reason(exc, 160)})") from exc
     if not isinstance(out, torch.Tensor):
         raise ImportRefused(f"{what} answers a {type(out).__name__}, not one tensor of class scores")
     return out.detach().float().cpu()
@@ -231,8 +236,7 @@ def write_network(request: Network, original: Any, folder: Path, inputs: torch.T
     try:
         scripted = script_module(original)
     except Exception as exc:  # TorchScript cannot compile some Python (a class it cannot script)
-        raise ImportRefused(f"TorchScript cannot compile {type(original).__name__} "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc  # fmt: skip
+        raise ImportRefused(f"TorchScript cannot compile {type(original).__name__} ({reason(exc)})") from exc
     with jit_allowed():
         scripted.save(str(folder / TORCHSCRIPT))
     problem = difference([answers(original, inputs, "the network")],
