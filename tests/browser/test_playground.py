@@ -8,7 +8,6 @@ checked against the API's own answer for the same input. A failed test saves a s
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import httpx
@@ -21,6 +20,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from app.api.routes.playground import CONTENT_SECURITY_POLICY
+from app.cli import main
 from tests.browser.chromium import (
     failed_loads,
     forget_history,
@@ -29,6 +29,7 @@ from tests.browser.chromium import (
     wait_for,
 )
 from tests.deploy.live_server import ROOT, serving
+from tests.students import lenet_import_args, poem_import_args, train_lenet, train_poetry_rnn
 from training.data.images import read_image_csv
 
 pytestmark = pytest.mark.browser
@@ -200,23 +201,23 @@ def test_an_uploaded_photo_is_classified(page, playground_server, tmp_path):
 
 @pytest.fixture(scope="module")
 def repository_server(tmp_path_factory):
-    """The committed models plus `clothes`: a folder holding the fashion network under classes named C0–C9."""
+    """The committed models plus two imported with `dlserve import` from the course's files: `clothes`, a LeNet
+    trained by the course's recipe, under classes named C0–C9, and `tang`, the course's PoetryRNN."""
     models = tmp_path_factory.mktemp("repository")
     for name in ("digit", "fashion", "house", "poem"):
         (models / name).symlink_to(ROOT / "models" / name)
-    (models / "clothes").mkdir()
-    network = (ROOT / "models" / "fashion" / "model.pt").read_bytes()
-    (models / "clothes" / "model.pt").write_bytes(network)
-    meta = {"task": "image-classification", "sha256": hashlib.sha256(network).hexdigest(),
-            "input": {"shape": [-1, 1, 28, 28], "photo": "fashion-mnist"},
-            "output": {"classes": [f"C{i}" for i in range(10)]}}  # fmt: skip
-    (models / "clothes" / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    students = tmp_path_factory.mktemp("students")
+    for argv in (lenet_import_args(train_lenet(students), models, "clothes", [f"C{i}" for i in range(10)]),
+                 poem_import_args(train_poetry_rnn(students), models)):  # fmt: skip
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 0
     with serving(tmp_path_factory.mktemp("repository-server") / "server.log", MODEL_DIR=str(models)) as live:
         yield live
 
 
 def test_the_clothing_panel_lists_every_image_classifier_and_uses_the_chosen_one(repository_server, browser, tmp_path):
-    images, labels = read_image_csv(ROOT / "data" / "fashion-mnist" / "fashion-mnist_test.csv", require_label=True)
+    images, _ = read_image_csv(ROOT / "data" / "fashion-mnist" / "fashion-mnist_test.csv", require_label=True)
     path = tmp_path / "item.png"
     Image.fromarray(images[0]).save(path)
     browser.get("about:blank")
@@ -233,7 +234,29 @@ def test_the_clothing_panel_lists_every_image_classifier_and_uses_the_chosen_one
     browser.find_element(By.CSS_SELECTOR, tid("fashion-file")).send_keys(str(path))
     settled(browser, "fashion", before)
     assert text_of(browser, "fashion-error") == ""
-    assert text_of(browser, "fashion-label") == f"C{labels[0]}"  # the clothes model's class names: it answered
+    upload = {"file": ("item.png", path.read_bytes(), "image/png")}
+    expected = httpx.post(f"{repository_server.url}/predict/clothes", files=upload, timeout=30).json()
+    assert expected["class_name"].startswith("C")  # the imported model's class names: it answered
+    assert text_of(browser, "fashion-label") == expected["class_name"]
+
+
+def test_the_poem_panel_writes_with_an_imported_model_as_free_verse(repository_server, browser):
+    browser.get("about:blank")
+    browser.get(f"{repository_server.url}/#poem")
+    choice = wait_for(browser, f"{tid('poem-model')} option[value='tang']").find_element(By.XPATH, "..")
+    Select(choice).select_by_value("tang")
+    rhyme = Select(browser.find_element(By.CSS_SELECTOR, tid("poem-rhyme")))
+    assert rhyme.first_selected_option.get_attribute("value") == "none"  # it has no rhyme tables
+    assert not browser.find_element(By.CSS_SELECTOR, tid("poem-rhyme")).is_enabled()
+    Select(browser.find_element(By.CSS_SELECTOR, tid("poem-form-kind"))).select_by_value("4x5")
+    browser.find_element(By.CSS_SELECTOR, tid("poem-seed")).send_keys("5")
+    submit_a_poem(browser)
+    assert text_of(browser, "poem-error") == ""
+    request = {"line_num": 4, "line_length": 5, "seed": 5, "rhyme": "none", "tones": "none"}
+    expected = httpx.post(f"{repository_server.url}/generate/tang", json=request, timeout=60).json()
+    assert text_of(browser, "poem-output") == expected["poem"].strip()
+    Select(choice).select_by_value("poem")  # the committed model has its tables: rhymes are offered again
+    assert browser.find_element(By.CSS_SELECTOR, tid("poem-rhyme")).is_enabled()
 
 
 def upload_a_text_file_as_photo(driver, tmp_path) -> None:

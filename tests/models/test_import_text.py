@@ -45,7 +45,7 @@ def test_the_served_network_answers_a_real_poem_step_by_step_as_the_courses_loop
     line = (ROOT / "data" / "poems" / "poems.txt").read_text(encoding="utf-8").splitlines()[300]  # not trained on
     assert "，" in line and "。" in line and "，" not in vocab  # the course strips what the decoder feeds
     theirs, ours = [vocab.index(t) for t in served[4:] if t in vocab], [i for i, t in enumerate(served) if t in vocab]
-    hidden, state, want, got = None, module.initial_hidden(1), None, []
+    hidden, state, got = None, module.initial_hidden(1), []
     with torch.inference_mode():
         logits, state = module(torch.tensor([[served.index("<bos>")]]), state)
         out, hidden = student.net(torch.tensor([[vocab.index("<UNK>")]]), hidden)  # the course seeds with <UNK>
@@ -73,8 +73,8 @@ def test_poems_of_the_asked_shape_through_every_generation_door(repository):
         chars = [json.loads(line[6:])["char"] for line in stream.text.splitlines()
                  if line.startswith("data: ") and '"char"' in line]  # fmt: skip
         assert "".join(chars) == "".join(lines)
-        v2 = client.post("/v2/models/tang/generate",
-                         json={"text_input": "春", "parameters": {"line_num": 8, "line_length": 5, "seed": 3}})  # fmt: skip
+        parameters = {"line_num": 8, "line_length": 5, "seed": 3}
+        v2 = client.post("/v2/models/tang/generate", json={"text_input": "春", "parameters": parameters})
         assert v2.status_code == 200 and v2.json()["lines"] == lines, v2.text
         rhymed = client.post("/generate/tang-rhymed", json={"seed": 3, "rhyme": "pingshui", "tones": "loose"})
         assert rhymed.status_code == 200 and rhymed.json()["rhyme_group"], rhymed.text
@@ -145,4 +145,3 @@ def test_a_vocabulary_is_required(student, tmp_path, capsys):
     del argv[argv.index("--vocab") : argv.index("--vocab") + 2]
     (tmp_path / "models").mkdir()
     assert "needs its vocabulary: --vocab" in refused(argv, tmp_path / "models", capsys)
-

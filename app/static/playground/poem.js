@@ -81,9 +81,20 @@ async function write(event) {
   }
 }
 
+/** Rhymes and tones need the model's rhyme tables: a model without them (one imported from the course) writes
+ * free verse, so those choices are set to none and locked instead of answering 422 each time. */
+function offerVerse(entry) {
+  const tables = Boolean(entry && entry.input && entry.input.rhymes);
+  for (const id of ["poem-rhyme", "poem-tones"]) {
+    const select = document.getElementById(id);
+    if (!tables) select.value = "none";
+    select.disabled = !tables;
+  }
+}
+
 export function setUpPoem() {
   panel.dataset.busy = "false";
-  setUpModelChoice(modelChoice, "text-generation", "poem", () => {});
+  setUpModelChoice(modelChoice, "text-generation", "poem", (name, entry) => offerVerse(entry));
   form.addEventListener("submit", write);
   temperature.addEventListener("input", () => {
     document.getElementById("poem-temperature-value").textContent = temperature.value;
