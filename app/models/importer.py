@@ -9,8 +9,8 @@ and — loaded back from the folder exactly as the server loads it — answers l
 labels, probabilities within 1e-4). What it cannot serve it refuses with the reason (ImportRefused), and
 it never replaces a model folder that is there unless asked (`force`).
 
-Image classification only, for now: a tabular model also needs its preprocessing, a text generator its
-vocabulary — the training scripts of this repository write those (training/).
+This module imports image classifiers and holds what every task's import shares; a tabular model also needs
+its preprocessing (app/models/import_tabular.py), a character model its vocabulary (app/models/import_text.py).
 """
 
 from __future__ import annotations
