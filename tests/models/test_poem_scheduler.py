@@ -226,3 +226,40 @@ def test_steps_of_different_lengths_share_one_forward_pass(generator, monkeypatc
     # The four forms reach their line ends at different times, and a poem starting with "明" feeds two tokens
     # first: yet until the shortest poem (4×5) is done, every pass carries all eight.
     assert scheduler.passes[:20] == [8] * 20
+
+
+def test_a_poem_offered_to_a_retired_scheduler_is_refused_at_once_instead_of_waiting_for_ever(generator):
+    """The hang of the old order: a door took the serving scheduler, then awaited the request's body; a reload
+    retired that scheduler meanwhile (its thread exits); the poem was then queued where no thread would ever
+    write it. A retired worker now refuses the poem (503 model_replaced), and the data plane holds the worker
+    before anything is awaited, so a reload waits for it instead (the test below)."""
+    scheduler = make(generator)
+
+    async def old_order():
+        scheduler.start()
+        taken = scheduler  # what the door held while the body was still arriving
+        await scheduler.stop()  # the reload
+        assert scheduler._thread is None  # nothing would write a poem queued now
+        with pytest.raises(Unavailable) as refused:
+            taken.submit(PoemSpec(seed=1))
+        return refused.value
+
+    error = asyncio.run(asyncio.wait_for(old_order(), 60))
+    assert isinstance(error, Unavailable) and error.code == "model_replaced" and error.retry_after_s == 2
+
+
+def test_a_reload_waits_for_the_request_holding_the_scheduler_and_the_poem_is_written(generator):
+    scheduler = make(generator)
+
+    async def new_order():
+        scheduler.start()
+        with scheduler.hold():  # the data plane: held before the body is awaited
+            stopping = asyncio.ensure_future(scheduler.stop())  # the reload, while the body arrives
+            await asyncio.sleep(0.2)
+            assert not stopping.done()  # a held worker keeps running
+            handle = scheduler.submit(PoemSpec(seed=1, line_length=5))
+            assert await asyncio.wait_for(handle.events.get(), 60) is DONE
+        await asyncio.wait_for(stopping, 60)  # and stops once its last request is done
+        return handle.text
+
+    assert len(asyncio.run(new_order())) == 4 * 6
