@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,15 +32,16 @@ from app.models.importer import (
     commit,
     original_network,
     provenance,
+    served_predictor,
     spec_of,
+    staged,
     target_folder,
+    write_meta,
     write_network,
 )
 from app.models.optimize import difference
-from app.models.registry import ModelLoadError, load_model
-from app.models.tasks import make_predictor
 from app.predictors.tabular_features import MISSING_CATEGORY
-from app.schemas.model_meta import TABULAR, MetaError
+from app.schemas.model_meta import TABULAR
 
 PROBE_ROWS = 64  # the first rows of the first CSV: what the folder is checked on
 
@@ -81,19 +80,16 @@ def import_tabular_regressor(request: TabularImport, model_dir: Path, *, force: 
         raise ImportRefused(f"the network answers shape {list(want.shape)} for {len(probe)} rows, not one value each")
     if not torch.isfinite(want).all():
         raise ImportRefused("the network answers NaN or infinity on the first rows")
-    staging = Path(tempfile.mkdtemp(prefix=f".{request.name}-", dir=model_dir))
-    try:
+    with staged(request, model_dir) as staging:
         (staging / "preprocess.json").write_text(json.dumps(preprocess), encoding="utf-8")
         artifact = write_network(request, original, staging, probe)
         data = (staging / artifact).read_bytes()
         meta |= {"artifact": artifact, "sha256": hashlib.sha256(data).hexdigest(),
                  "probe": {"rows": len(probe), "predictions": [round(float(v), 6) for v in want[:, 0]]}}  # fmt: skip
-        (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        write_meta(staging, meta)
         rows = features.iloc[:PROBE_ROWS].astype(object).where(features.iloc[:PROBE_ROWS].notna(), None)
         _check_served(staging, rows.to_dict("records"), want)
         commit(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -151,11 +147,7 @@ def _column(values: pd.Series) -> dict[str, Any]:
 
 def _check_served(folder: Path, rows: list[dict[str, Any]], want: torch.Tensor) -> None:
     """Load the folder as the server does and price the raw rows: the answers must be the network's own."""
-    try:
-        loaded = load_model(folder.name, folder, torch.device("cpu"))
-        regressor = make_predictor(loaded)
-    except (ModelLoadError, MetaError) as exc:
-        raise ImportRefused(f"the folder would not serve: {exc}") from exc
+    _, regressor = served_predictor(folder)
     with torch.inference_mode():
         got = torch.tensor(np.stack(regressor.run_batch(regressor.features(rows))), dtype=torch.float32).reshape(-1, 1)
     scale = want.abs().clamp(min=1.0)  # prices: compare relative to their size

@@ -17,7 +17,6 @@ import io
 import json
 import re
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,17 +31,18 @@ from app.models.importer import (
     original_network,
     provenance,
     reason,
+    served_predictor,
     spec_of,
+    staged,
     target_folder,
+    write_meta,
 )
 from app.models.optimize import difference
-from app.models.registry import ModelLoadError, load_model
-from app.models.tasks import make_predictor
 from app.models.text_adapter import CourseCharModel
 from app.models.torchscript import jit_allowed, script_module
 from app.predictors.poem_generation import COMMA, PERIOD, PoemSpec, is_han
 from app.predictors.poem_tokens import BOS, SPECIALS
-from app.schemas.model_meta import TEXT, MetaError
+from app.schemas.model_meta import TEXT
 
 START_TOKENS = ("<bos>", "<BOS>", "<UNK>", "<unk>", "<start>")  # what seeds the network (the course: <UNK>)
 PROBE_LINES, PROBE_LENGTH = 4, 5  # probe poems of two 5-character lines: what the folder is checked on
@@ -92,8 +92,7 @@ def import_text_generator(request: TextImport, model_dir: Path, *, force: bool =
         scripted = script_module(wrapped)
     except Exception as exc:  # TorchScript cannot compile some Python (a class it cannot script)
         raise ImportRefused(f"TorchScript cannot compile {type(original).__name__} ({reason(exc)})") from exc
-    staging = Path(tempfile.mkdtemp(prefix=f".{request.name}-", dir=model_dir))
-    try:
+    with staged(request, model_dir) as staging:
         with jit_allowed():
             scripted.save(str(staging / "model.pt"))
         vocabulary = {"tokens": served, "specials": SPECIALS, "size": len(served)}
@@ -105,11 +104,9 @@ def import_text_generator(request: TextImport, model_dir: Path, *, force: bool =
                                   "layout": "[steps, rows]" if layout.time_major else "[rows, steps]",
                                   "vocabulary": len(theirs)},
                  "probe": {"poems": len(lines), "line_length": PROBE_LENGTH}}  # fmt: skip
-        (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        write_meta(staging, meta)
         _check_served(staging, lines, want, spread)
         commit(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -256,11 +253,7 @@ def unlike(want: torch.Tensor, got: torch.Tensor, spread: list[tuple[int, int]])
 
 def _check_served(folder: Path, lines: list[list[int]], want: torch.Tensor, spread: list[tuple[int, int]]) -> None:
     """Load the folder as the server does, feed the probe poems token by token, and write a poem."""
-    try:
-        loaded = load_model(folder.name, folder, torch.device("cpu"))
-        generator = make_predictor(loaded)  # its warm-up writes a whole free poem
-    except (ModelLoadError, MetaError) as exc:
-        raise ImportRefused(f"the folder would not serve: {exc}") from exc
+    loaded, generator = served_predictor(folder)  # the generator's warm-up writes a whole free poem
     problem = unlike(want, served_answers(loaded.module, lines, one_by_one=True), spread)
     if problem is not None:
         raise ImportRefused(f"the folder, loaded as the server loads it, answers unlike the network: {problem}")

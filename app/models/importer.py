@@ -22,6 +22,8 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +99,29 @@ def spec_of(meta: dict[str, Any]) -> Any:
         raise ImportRefused(str(exc).replace("meta.json: ", "").replace("Value error, ", "")) from None
 
 
+@contextmanager
+def staged(network: Network, model_dir: Path) -> Iterator[Path]:
+    """A hidden folder beside the models to write and check the new one in; removed unless committed."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{network.name}-", dir=model_dir))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def served_predictor(folder: Path) -> tuple[Any, Any]:
+    """(the loaded model, its warmed-up predictor), as the server makes them; ImportRefused if it would not serve."""
+    try:
+        loaded = load_model(folder.name, folder, torch.device("cpu"))
+        return loaded, make_predictor(loaded)
+    except (ModelLoadError, MetaError) as exc:
+        raise ImportRefused(f"the folder would not serve: {exc}") from exc
+
+
 def commit(staging: Path, target: Path) -> None:
     """The verified folder in place of `target` (replaced only when the caller was allowed to)."""
     if target.exists():
@@ -117,8 +142,7 @@ def import_image_classifier(request: ImageImport, model_dir: Path, *, force: boo
                             f"{len(request.classes)} classes were named")  # fmt: skip
     if not torch.isfinite(want).all():
         raise ImportRefused("the network answers NaN or infinity on the probe images")
-    staging = Path(tempfile.mkdtemp(prefix=f".{request.name}-", dir=model_dir))
-    try:
+    with staged(request, model_dir) as staging:
         artifact = write_network(request, original, staging, inputs)
         data = (staging / artifact).read_bytes()
         probabilities = torch.softmax(want.float(), 1)
@@ -126,11 +150,9 @@ def import_image_classifier(request: ImageImport, model_dir: Path, *, force: boo
                  "probe": {"images": PROBES, "how": "app/models/optimize.py:image_probe, seed 0",
                            "labels": probabilities.argmax(1).tolist(),
                            "top_probability": [round(float(p), 6) for p in probabilities.max(1).values]}}  # fmt: skip
-        (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        write_meta(staging, meta)
         _check_served(staging, probes, probabilities)
         commit(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -248,11 +270,7 @@ def write_network(request: Network, original: Any, folder: Path, inputs: torch.T
 
 def _check_served(folder: Path, probes: torch.Tensor, want: torch.Tensor) -> None:
     """Load the folder as the server does (checksum, spec, predictor, warm-up) and compare its answers."""
-    try:
-        loaded = load_model(folder.name, folder, torch.device("cpu"))
-        classifier = make_predictor(loaded)
-    except (ModelLoadError, MetaError) as exc:
-        raise ImportRefused(f"the folder would not serve: {exc}") from exc
+    _, classifier = served_predictor(folder)
     # [C, H, W] → the H×W (or H×W×C) arrays the API hands the classifier
     images = [np.ascontiguousarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
               for image in probes.numpy()]  # fmt: skip

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton
 
-from tests.deploy.live_server import LiveServer, request_being_read
+from tests.deploy.live_server import LiveServer, request_being_read, serving
 from training.image_examples import DIGIT_PIXELS, FASHION_PIXELS
 
 pytestmark = pytest.mark.live
@@ -147,13 +147,9 @@ def reloader(url: str, stop: threading.Event, tally: Tally) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("storm") / "server.log", MODEL_CONTROL="explicit", ADMIN_API_KEY=ADMIN,
-                      LOG_FORMAT="json")  # fmt: skip
-    try:
-        live.wait_ready()
+    with serving(tmp_path_factory.mktemp("storm") / "server.log", MODEL_CONTROL="explicit", ADMIN_API_KEY=ADMIN,
+                      LOG_FORMAT="json") as live:  # fmt: skip
         yield live
-    finally:
-        live.close()
 
 
 def storm(server: LiveServer, seconds: float) -> Tally:

@@ -14,7 +14,7 @@ import socket
 import httpx
 import pytest
 
-from tests.deploy.live_server import LiveServer, request_being_read
+from tests.deploy.live_server import request_being_read, serving
 from training.image_examples import DIGIT_PIXELS
 
 pytestmark = pytest.mark.live
@@ -35,13 +35,9 @@ DOORS = [  # (path, model reloaded, body, what a whole answer contains)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("reload") / "server.log", MODEL_CONTROL="explicit",
-                      ADMIN_API_KEY=ADMIN, LOG_FORMAT="json", BODY_TIMEOUT_S="60")  # fmt: skip
-    try:
-        live.wait_ready()
+    with serving(tmp_path_factory.mktemp("reload") / "server.log", MODEL_CONTROL="explicit",
+                      ADMIN_API_KEY=ADMIN, LOG_FORMAT="json", BODY_TIMEOUT_S="60") as live:  # fmt: skip
         yield live
-    finally:
-        live.close()
 
 
 def read_answer(conn: socket.socket) -> bytes:
