@@ -189,7 +189,8 @@ def compiled(network: Any, layout: Layout) -> Any:
     try:
         scripted = script_module(network)
         with jit_allowed():
-            scripted.save(io.BytesIO())
+            # torch.jit.save takes a buffer; ScriptModule.save would write a file named after its repr.
+            torch.jit.save(scripted, io.BytesIO())
         return scripted
     except Exception:  # noqa: S110  # then tracing, below; a network neither takes is refused there
         pass
